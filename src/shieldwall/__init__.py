@@ -1,0 +1,3 @@
+"""shieldwall: the software of a cooperative cyber defence centre."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,388 @@
+"""The `shieldwall` command: one CLI, one subcommand per task.
+
+Exit codes: 0 success, 2 bad input or usage, 1 anything else. A command that
+creates a secret prints only the secret on stdout, so that
+`KEY=$(shieldwall key create --org A --role analyst)` works.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from sqlalchemy import Engine
+
+from shieldwall.cli import output
+from shieldwall.config import Settings, get_settings
+from shieldwall.db.engine import make_engine, read_transaction, write_transaction
+from shieldwall.db.migrate import upgrade
+from shieldwall.errors import BadInput, ShieldwallError
+from shieldwall.intel import service as intel
+from shieldwall.intel.imports import ImportRequest, run_import
+from shieldwall.intel.ingest import ImportReport, Mode, iter_bundle
+from shieldwall.members import bootstrap
+from shieldwall.members import service as members
+from shieldwall.members.model import Role, Tier
+from shieldwall.sharing import service as sharing
+
+app = typer.Typer(
+    name="shieldwall",
+    help="shieldwall: governed sharing of threat intelligence for a cyber defence coalition.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+org_app = typer.Typer(help="Organisations of the coalition.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys (stored hashed, shown once).", no_args_is_help=True)
+group_app = typer.Typer(help="Sharing groups.", no_args_is_help=True)
+user_app = typer.Typer(help="Users of member organisations.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(key_app, name="key")
+app.add_typer(group_app, name="group")
+app.add_typer(user_app, name="user")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _engine(settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return engine
+
+
+def _initialised_engine() -> Engine:
+    engine = _engine()
+    with read_transaction(engine) as conn:
+        if bootstrap.host_org(conn) is None:
+            raise ShieldwallError("this store is not initialised: run `shieldwall init` first")
+    return engine
+
+
+# --------------------------------------------------------------------------- node
+
+
+@app.command()
+def init(
+    host_org: Annotated[str, typer.Option("--host-org", help="Name of the host organisation.")],
+    country: Annotated[str | None, typer.Option(help="ISO 3166 two-letter code.")] = None,
+) -> None:
+    """Create the schema and the host organisation; print its admin API key."""
+    engine = _engine()
+    with write_transaction(engine) as conn:
+        key = bootstrap.init_node(conn, host_org, country)
+    output.note(f"initialised; host organisation {host_org!r}; org-admin key (shown once):")
+    print(key.secret)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST API (and everything else) of this node."""
+    import uvicorn
+
+    from shieldwall.app import create_app
+
+    settings = get_settings()
+    engine = _initialised_engine()
+    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level=settings.log_level)
+
+
+@app.command()
+def demo(
+    keys_file: Annotated[Path, typer.Option(help="Where the demo keys are kept.")] = Path(
+        "var/demo-keys.txt"
+    ),
+) -> None:
+    """Seed a demo coalition into an empty store (once) and print its API keys."""
+    from shieldwall.demo.seed import seed_demo
+
+    engine = _engine()
+    seed_demo(engine, keys_file)
+    output.note(f"demo coalition ready; API keys (also in {keys_file}):")
+    sys.stdout.write(keys_file.read_text())
+
+
+# --------------------------------------------------------------------------- intel
+
+
+def _input_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise BadInput(f"{path} does not exist", where=str(path))
+    return files
+
+
+def _import_one(engine: Engine, path: Path, request: ImportRequest) -> ImportReport:
+    settings = get_settings()
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+
+        def objects() -> Iterator[Any]:
+            return iter_bundle(stream)
+
+        if not sys.stderr.isatty():
+            return run_import(engine, settings, request, objects, str(path))
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=output.stderr
+        ) as progress:
+            task = progress.add_task(path.name, total=size)
+            return run_import(
+                engine,
+                settings,
+                request,
+                objects,
+                str(path),
+                on_progress=lambda _: progress.update(task, completed=stream.tell()),
+            )
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="STIX 2.1 bundle files or directories.")],
+    org: Annotated[str, typer.Option(help="Organisation that owns what is imported.")],
+    tlp: Annotated[str, typer.Option(help="TLP of objects without a TLP marking.")] = "amber",
+    distribution: Annotated[str, typer.Option(help="org, group:NAME, members or public.")] = "org",
+    strict: Annotated[
+        bool, typer.Option("--strict/--lenient", help="Reject a whole file on one bad object.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import STIX 2.1 bundles, one transaction per file, and print the import reports."""
+    engine = _initialised_engine()
+    with read_transaction(engine) as conn:
+        principal = bootstrap.principal_for(conn, org, Role.ANALYST)
+    request = ImportRequest(
+        principal=principal,
+        owner=org,
+        tlp=tlp,
+        distribution=distribution,
+        mode=Mode.STRICT if strict else Mode.LENIENT,
+    )
+    reports = [_import_one(engine, path, request).as_dict() for path in _input_files(paths)]
+    if as_json:
+        output.emit_json(reports)
+        return
+    columns = ["source", "objects", "created", "new_versions", "unchanged", "rejected"]
+    output.emit_table(reports, columns, "import reports")
+    for report in reports:
+        for rejection in report["rejections"]:
+            where = f"objects[{rejection['index']}]" + (
+                f".{rejection['field']}" if rejection["field"] else ""
+            )
+            output.note(f"{report['source']}: {where}: {rejection['reason']}")
+
+
+@app.command()
+def search(
+    value: Annotated[str, typer.Argument(help="An IP, domain, URL, e-mail, hash, ...")],
+    as_org: Annotated[str, typer.Option("--as", help="Search as this organisation.")],
+    type_: Annotated[str | None, typer.Option("--type", help="Observable type.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which objects that ORG may see contain VALUE."""
+    engine = _initialised_engine()
+    with read_transaction(engine) as conn:
+        principal = bootstrap.principal_for(conn, as_org, Role.READER)
+        found = intel.find_by_value(conn, intel.Reader(principal), value, type_, 1000)
+    if as_json:
+        output.emit_json(found)
+        return
+    rows = [
+        {
+            "id": o["id"],
+            "type": o["type"],
+            "owner": o["owner"],
+            "tlp": o["tlp"],
+            "distribution": o["distribution"],
+            "name": o["object"].get("name", ""),
+        }
+        for o in found["objects"]
+    ]
+    title = f"{found['type']} {found['value']}: {len(rows)} object(s) visible to {as_org}"
+    output.emit_table(rows, ["id", "type", "owner", "tlp", "distribution", "name"], title)
+
+
+# --------------------------------------------------------------------------- members
+
+
+@org_app.command("add")
+def org_add(
+    name: str,
+    tier: Annotated[str, typer.Option(help="sponsoring, contributing or applicant.")],
+    country: Annotated[str | None, typer.Option(help="ISO 3166 two-letter code.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an organisation."""
+    parsed = Tier(tier) if tier in Tier._value2member_map_ else None
+    if parsed not in (Tier.SPONSORING, Tier.CONTRIBUTING, Tier.APPLICANT):
+        raise BadInput(f"tier {tier!r}: use sponsoring, contributing or applicant", where="--tier")
+    engine = _initialised_engine()
+    with write_transaction(engine) as conn:
+        org = members.create_org(conn, name, parsed, country)
+    if as_json:
+        output.emit_json(org)
+    else:
+        output.note(f"added {org['name']} ({org['tier']})")
+
+
+@org_app.command("list")
+def org_list(as_json: JsonOption = False) -> None:
+    """List the organisations."""
+    with read_transaction(_initialised_engine()) as conn:
+        orgs = members.list_orgs(conn)
+    if as_json:
+        output.emit_json(orgs)
+    else:
+        output.emit_table(orgs, ["name", "tier", "country", "accession_at"], "organisations")
+
+
+@key_app.command("create")
+def key_create(
+    org: Annotated[str, typer.Option(help="Organisation the key acts for.")],
+    role: Annotated[str, typer.Option(help="org-admin, analyst, reader, sensor or sync.")],
+    label: Annotated[str | None, typer.Option(help="A note on what the key is for.")] = None,
+) -> None:
+    """Create an API key; only the key is printed on stdout."""
+    from shieldwall.members.model import parse_enum
+
+    parsed = parse_enum(Role, role, "--role")
+    with write_transaction(_initialised_engine()) as conn:
+        key = members.create_key(conn, org, parsed, label)
+    output.note(f"key {key.id} for {key.org} ({key.role}); it is shown once:")
+    print(key.secret)
+
+
+@key_app.command("list")
+def key_list(
+    org: Annotated[str | None, typer.Option(help="Only this organisation's keys.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List API keys (prefixes only, never the secrets)."""
+    from shieldwall.members import repository
+
+    with read_transaction(_initialised_engine()) as conn:
+        org_id = members.org_named(conn, org)["id"] if org else None
+        keys = [members.key_view(row) for row in repository.list_keys(conn, org_id)]
+    if as_json:
+        output.emit_json(keys)
+    else:
+        output.emit_table(keys, ["id", "org", "role", "prefix", "label", "revoked_at"], "keys")
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: int) -> None:
+    """Revoke an API key."""
+    from shieldwall.db.base import utcnow
+    from shieldwall.errors import NotFound
+    from shieldwall.members import repository
+
+    with write_transaction(_initialised_engine()) as conn:
+        if repository.key_by_id(conn, key_id) is None:
+            raise NotFound(f"key {key_id} does not exist", where="KEY_ID")
+        repository.revoke_key(conn, key_id, utcnow())
+    output.note(f"revoked key {key_id}")
+
+
+@group_app.command("add")
+def group_add(
+    name: str,
+    member: Annotated[list[str], typer.Option("--member", help="A member organisation.")],
+    description: Annotated[str | None, typer.Option(help="What the group is for.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a sharing group with its member organisations."""
+    with write_transaction(_initialised_engine()) as conn:
+        group = sharing.create_group(conn, name, member, description)
+    if as_json:
+        output.emit_json(group)
+    else:
+        output.note(f"created group {group['name']}: {', '.join(group['members'])}")
+
+
+@group_app.command("list")
+def group_list(as_json: JsonOption = False) -> None:
+    """List sharing groups and their members."""
+    with read_transaction(_initialised_engine()) as conn:
+        groups = sharing.list_groups(conn, None)
+    if as_json:
+        output.emit_json(groups)
+    else:
+        rows = [{**g, "members": ", ".join(g["members"])} for g in groups]
+        output.emit_table(rows, ["name", "members", "description"], "sharing groups")
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    org: Annotated[str, typer.Option(help="The user's organisation.")],
+    role: Annotated[str, typer.Option(help="org-admin, analyst, reader, sensor or sync.")],
+    display_name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+) -> None:
+    """Add a user to an organisation."""
+    from shieldwall.members.model import parse_enum
+
+    parsed = parse_enum(Role, role, "--role")
+    with write_transaction(_initialised_engine()) as conn:
+        user = members.create_user(conn, org, username, parsed, display_name)
+    output.note(f"added user {user['username']} to {user['org']} ({user['role']})")
+
+
+@user_app.command("list")
+def user_list(as_json: JsonOption = False) -> None:
+    """List users."""
+    from shieldwall.members import repository
+
+    with read_transaction(_initialised_engine()) as conn:
+        users = [
+            {**row, "created_at": row["created_at"].isoformat()}
+            for row in repository.list_users(conn, None)
+        ]
+    if as_json:
+        output.emit_json(users)
+    else:
+        output.emit_table(users, ["username", "org", "role", "display_name"], "users")
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def run() -> None:
+    """Entry point: maps every failure to a one-line message and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        output.note("aborted")
+        sys.exit(1)
+    except click.UsageError as exc:
+        output.note(f"usage error: {exc.format_message()}")
+        sys.exit(2)
+    except ShieldwallError as exc:
+        output.note(f"error: {exc.one_line()}")
+        sys.exit(exc.exit_code)
+    except (OSError, ValueError) as exc:
+        if os.environ.get("SHIELDWALL_DEBUG"):
+            raise
+        output.note(f"error: {exc}")
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("SHIELDWALL_DEBUG"):
+            raise
+        output.note(f"error: {type(exc).__name__}: {exc}")
+        sys.exit(1)

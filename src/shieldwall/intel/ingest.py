@@ -1,0 +1,393 @@
+"""Ingest of STIX 2.1 bundles: stream, validate, store, extract observables.
+
+One import is one write transaction (see `db.engine.write_transaction`): it
+either commits whole or leaves the store as it was. The bundle is parsed as a
+stream (ijson's C backend), objects are validated one by one and written in
+batches, so memory stays flat whatever the size of the bundle.
+
+Strict mode stops at the first rejected object and rolls everything back;
+lenient mode skips rejected objects, lists each in the report, and commits
+the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import IO, Any
+
+import ijson
+import orjson
+from sqlalchemy import Connection, Engine
+
+from shieldwall.db.base import utcnow
+from shieldwall.db.engine import write_transaction
+from shieldwall.errors import BadInput, ValidationFailed
+from shieldwall.intel import repository
+from shieldwall.intel.observables import Observable, from_sco
+from shieldwall.intel.patterns import PatternError, pattern_observables
+from shieldwall.intel.stix import SCO_TYPES, Checked, ObjectInvalid, check_object, marking_tlp_name
+from shieldwall.sharing.policy import Principal
+from shieldwall.sharing.tlp import TLP, TLP_MARKING_IDS, Distribution
+
+#: How far into a document we look for the bundle's own `type` before `objects`.
+_ENVELOPE_PEEK_BYTES = 64 * 1024
+
+
+class Mode(StrEnum):
+    STRICT = "strict"
+    LENIENT = "lenient"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    principal: Principal
+    owner_org_id: int
+    default_tlp: TLP
+    distribution: Distribution
+    mode: Mode = Mode.STRICT
+    batch_size: int = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    stix_id: str | None
+    field: str | None
+    reason: str
+
+    def where(self) -> str:
+        return f"objects[{self.index}]" + (f".{self.field}" if self.field else "")
+
+
+@dataclass
+class ImportReport:
+    source: str = "bundle"
+    objects: int = 0
+    created: int = 0
+    new_versions: int = 0
+    unchanged: int = 0
+    observables: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    committed: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "objects": self.objects,
+            "created": self.created,
+            "new_versions": self.new_versions,
+            "unchanged": self.unchanged,
+            "rejected": len(self.rejected),
+            "observables": self.observables,
+            "committed": self.committed,
+            "rejections": [
+                {"index": r.index, "id": r.stix_id, "field": r.field, "reason": r.reason}
+                for r in self.rejected
+            ],
+        }
+
+
+class ImportAborted(ValidationFailed):
+    """Strict mode met a bad object: nothing of the import was stored."""
+
+    def __init__(self, report: ImportReport) -> None:
+        first = report.rejected[0]
+        super().__init__(
+            f"object rejected: {first.reason}; nothing was imported",
+            where=first.where(),
+            extra={"report": report.as_dict()},
+        )
+        self.report = report
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _document_shape(stream: IO[bytes]) -> str:
+    """`bundle`, `object` (one bare STIX object) or `array` (a list of objects).
+
+    Decided from the first bytes, before any object is parsed, so that a
+    document that is no STIX at all is refused before anything is written.
+    """
+    head = stream.read(_ENVELOPE_PEEK_BYTES)
+    stream.seek(0)
+    stripped = head.lstrip()
+    if not stripped:
+        raise BadInput("the body is empty; expected a STIX bundle", where="body")
+    if stripped.startswith(b"["):
+        return "array"
+    if not stripped.startswith(b"{"):
+        raise BadInput("expected a STIX bundle: a JSON object with type 'bundle'", where="body")
+    shape = "bundle"
+    try:
+        for prefix, event, value in ijson.parse(head):
+            if prefix == "type" and event == "string" and value != "bundle":
+                shape = "object"
+            if prefix == "objects" and shape == "bundle":
+                if event != "start_array":
+                    raise BadInput("a bundle's objects must be an array", where="objects")
+                return shape
+    except ijson.IncompleteJSONError:
+        pass  # the peek ended mid-document; the stream parse judges the rest
+    except ijson.JSONError as exc:
+        raise BadInput(f"invalid JSON: {exc}", where="body") from None
+    return shape
+
+
+def iter_bundle(stream: IO[bytes]) -> Iterator[Any]:
+    """The objects of a bundle (or of a bare object or array of objects), one at a time."""
+    shape = _document_shape(stream)
+    if shape == "object":
+        try:
+            yield orjson.loads(stream.read())
+        except orjson.JSONDecodeError as exc:
+            raise BadInput(f"invalid JSON: {exc}", where="body") from None
+        return
+    prefix = "item" if shape == "array" else "objects.item"
+    index = -1
+    try:
+        for index, obj in enumerate(ijson.items(stream, prefix, use_float=True)):  # noqa: B007
+            yield obj
+    except ijson.JSONError as exc:
+        raise BadInput(f"invalid JSON after object {index}: {exc}", where="body") from None
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@dataclass(slots=True)
+class _Prepared:
+    index: int
+    checked: Checked
+    tlp_refs: tuple[str, ...]
+    row: dict[str, Any]
+    found: list[Observable]
+
+
+def _search_text(obj: dict[str, Any]) -> str | None:
+    parts = [obj.get(key) for key in ("name", "value", "pattern")]
+    text = " ".join(part for part in parts if isinstance(part, str))
+    return text.lower()[:2000] or None
+
+
+def _observables_of(obj: dict[str, Any], stix_type: str) -> list[Observable]:
+    if stix_type == "indicator":
+        if obj.get("pattern_type") != "stix":
+            return []
+        try:
+            return pattern_observables(obj["pattern"])
+        except PatternError as exc:
+            raise ObjectInvalid("pattern", f"invalid STIX pattern: {exc}") from None
+    if stix_type in SCO_TYPES:
+        return from_sco(obj)
+    return []
+
+
+@dataclass(slots=True)
+class _BatchState:
+    known: dict[tuple[str, str], str]
+    latest: dict[str, str]
+    placed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    found_rows: list[dict[str, Any]] = field(default_factory=list)
+    demote_stored: list[tuple[str, str]] = field(default_factory=list)
+
+    def demote(self, stix_id: str, version_key: str) -> None:
+        placed = self.placed.get((stix_id, version_key))
+        if placed is not None:
+            placed["is_latest"] = False
+        else:
+            self.demote_stored.append((stix_id, version_key))
+
+
+class Ingestor:
+    """Feeds objects of one import into one open write transaction."""
+
+    def __init__(self, conn: Connection, options: IngestOptions, report: ImportReport) -> None:
+        self.conn = conn
+        self.options = options
+        self.report = report
+        self.added_at: datetime = utcnow()
+        self.next_pk = repository.next_pk(conn)
+        self.batch: list[_Prepared] = []
+        # Objects whose marking refs name definitions not seen yet: they wait
+        # for the end of the bundle, where the definition may still appear.
+        self.waiting: list[_Prepared] = []
+        self.marking_tlp: dict[str, TLP | None] = dict(TLP_MARKING_IDS)
+
+    # -- per object
+
+    def feed(self, index: int, obj: Any) -> None:
+        self.report.objects += 1
+        try:
+            prepared = self._prepare(index, obj)
+        except ObjectInvalid as exc:
+            stix_id = obj.get("id") if isinstance(obj, dict) else None
+            self._reject(
+                index, stix_id if isinstance(stix_id, str) else None, exc.field, exc.reason
+            )
+            return
+        if all(ref in self.marking_tlp for ref in prepared.tlp_refs):
+            self._queue(prepared)
+        else:
+            self.waiting.append(prepared)
+
+    def _prepare(self, index: int, obj: Any) -> _Prepared:
+        checked = check_object(obj)
+        found = _observables_of(obj, checked.stix_type)
+        if checked.stix_type == "marking-definition":
+            tlp_name = marking_tlp_name(obj)
+            try:
+                self.marking_tlp[checked.stix_id] = TLP.parse(tlp_name) if tlp_name else None
+            except BadInput:
+                raise ObjectInvalid("definition", f"unknown TLP level {tlp_name!r}") from None
+        data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        distribution = self.options.distribution
+        row = {
+            "stix_id": checked.stix_id,
+            "type": checked.stix_type,
+            "version_key": checked.version_key,
+            "owner_org_id": self.options.owner_org_id,
+            "dist": int(distribution.kind),
+            "group_id": distribution.group_id,
+            "revoked": obj.get("revoked") is True,
+            "search_text": _search_text(obj),
+            "content_hash": hashlib.blake2b(data, digest_size=16).hexdigest(),
+            "added_at": self.added_at,
+            "data": data.decode(),
+        }
+        return _Prepared(index, checked, checked.marking_refs, row, found)
+
+    def _reject(self, index: int, stix_id: str | None, field: str | None, reason: str) -> None:
+        self.report.rejected.append(Rejection(index, stix_id, field, reason))
+        if self.options.mode is Mode.STRICT:
+            raise ImportAborted(self.report)
+
+    def _queue(self, prepared: _Prepared) -> None:
+        levels = [self.marking_tlp[ref] for ref in prepared.tlp_refs]
+        tlp_levels = [level for level in levels if level is not None]
+        prepared.row["tlp"] = int(max(tlp_levels) if tlp_levels else self.options.default_tlp)
+        self.batch.append(prepared)
+        if len(self.batch) >= self.options.batch_size:
+            self._flush()
+
+    # -- per batch
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        owner = self.options.owner_org_id
+        # Earlier batches of this import are already in the (open) transaction,
+        # so one look-up per batch sees them as well as what was stored before.
+        stored = repository.stored_versions(self.conn, owner, (p.checked.stix_id for p in batch))
+        state = _BatchState(
+            known={(sid, v.version_key): v.content_hash for sid, vs in stored.items() for v in vs},
+            latest={sid: max(v.version_key for v in vs) for sid, vs in stored.items()},
+        )
+        for prepared in batch:
+            self._place(prepared, state)
+        repository.demote_versions(self.conn, owner, state.demote_stored)
+        repository.insert_objects(self.conn, state.rows)
+        repository.insert_observables(self.conn, state.found_rows)
+        self.report.observables += len(state.found_rows)
+
+    def _place(self, prepared: _Prepared, state: _BatchState) -> None:
+        row = prepared.row
+        stix_id, version_key = row["stix_id"], row["version_key"]
+        stored_hash = state.known.get((stix_id, version_key))
+        if stored_hash is not None:
+            if stored_hash == row["content_hash"]:
+                self.report.unchanged += 1
+            else:
+                self._reject(
+                    prepared.index,
+                    stix_id,
+                    "modified",
+                    "a version with this id and modified already exists with other content",
+                )
+            return
+        previous = state.latest.get(stix_id)
+        row["is_latest"] = previous is None or version_key > previous
+        if previous is None:
+            self.report.created += 1
+        else:
+            self.report.new_versions += 1
+        if row["is_latest"]:
+            if previous is not None:
+                state.demote(stix_id, previous)
+            state.latest[stix_id] = version_key
+        state.known[(stix_id, version_key)] = row["content_hash"]
+        state.placed[(stix_id, version_key)] = row
+        row["pk"] = self.next_pk
+        self.next_pk += 1
+        state.rows.append(row)
+        state.found_rows.extend(
+            {"object_pk": row["pk"], "kind": kind, "value": value} for kind, value in prepared.found
+        )
+
+    # -- end of bundle
+
+    def finish(self) -> ImportReport:
+        unresolved = {
+            ref for p in self.waiting for ref in p.tlp_refs if ref not in self.marking_tlp
+        }
+        for ref in repository.visible_marking_ids(self.conn, self.options.principal, unresolved):
+            self.marking_tlp[ref] = None
+        for prepared in sorted(self.waiting, key=lambda p: p.index):
+            missing = [ref for ref in prepared.tlp_refs if ref not in self.marking_tlp]
+            if missing:
+                self._reject(
+                    prepared.index,
+                    prepared.checked.stix_id,
+                    "object_marking_refs",
+                    f"refers to marking definition {missing[0]}, which is neither in the "
+                    "bundle nor known to this node",
+                )
+            else:
+                self._queue(prepared)
+        self.waiting = []
+        self._flush()
+        return self.report
+
+
+def ingest_objects(
+    engine: Engine,
+    objects: Callable[[], Iterator[Any]],
+    options: IngestOptions,
+    *,
+    source: str = "bundle",
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Runs one import in one transaction and returns its report.
+
+    Raises ImportAborted (strict mode, nothing stored) or BadInput (unreadable
+    input, nothing stored).
+    """
+    report = ImportReport(source=source)
+    with write_transaction(engine) as conn:
+        ingestor = Ingestor(conn, options, report)
+        for index, obj in enumerate(objects()):
+            ingestor.feed(index, obj)
+            if on_progress is not None and index % 1000 == 0:
+                on_progress(index)
+        ingestor.finish()
+    report.committed = True
+    return report
+
+
+def ingest_bundle(
+    engine: Engine,
+    stream: IO[bytes],
+    options: IngestOptions,
+    *,
+    source: str = "bundle",
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    return ingest_objects(
+        engine, lambda: iter_bundle(stream), options, source=source, on_progress=on_progress
+    )

@@ -1,0 +1,98 @@
+"""Observables from STIX patterns: a fast path for simple patterns, stix2-patterns for the rest.
+
+`stix2-patterns` is the authority on the pattern grammar but parses only about
+6,000 patterns/s on this machine (measured: 1,000 `[ipv4-addr:value = '...']`
+in 0.16 s), which would cap ingest far below its target. Almost every
+indicator in the wild is one bracketed observation of `path = 'literal'`
+comparisons joined by OR; those are recognised here with one regular
+expression. Anything else goes to `stix2-patterns`. A property test proves the
+two agree on every pattern the fast path accepts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from stix2patterns.exceptions import ParseException
+from stix2patterns.v21.pattern import Pattern
+
+from shieldwall.intel.observables import PATH_KINDS, Observable, normalise
+
+
+class PatternError(ValueError):
+    """The pattern is not valid STIX 2.1 patterning."""
+
+
+# Only the paths we extract from are accepted by the fast path, so that it can
+# never accept an object type or property the grammar would refuse.
+def _path_spellings(path: str) -> list[str]:
+    """A path as patterns may spell it: `hashes.'SHA-256'`, and `hashes.MD5` bare."""
+    if ".hashes." not in path and ":hashes." not in path:
+        return [re.escape(path)]
+    head, algo = path.rsplit(".", 1)
+    spellings = [re.escape(f"{head}.'{algo}'")]
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", algo):
+        spellings.append(re.escape(f"{head}.{algo}"))
+    return spellings
+
+
+_PATH = "|".join(
+    spelling
+    for path in sorted(PATH_KINDS, key=len, reverse=True)
+    for spelling in _path_spellings(path)
+)
+_LITERAL = r"'((?:[^'\\]|\\['\\])*)'"
+_COMPARISON = rf"({_PATH})\s*=\s*{_LITERAL}"
+_SIMPLE = re.compile(rf"\[\s*{_COMPARISON}(?:\s+OR\s+{_COMPARISON})*\s*\]")
+_COMPARISON_RE = re.compile(_COMPARISON)
+_ESCAPE_RE = re.compile(r"\\(['\\])")
+
+
+def _unescape(literal: str) -> str:
+    return _ESCAPE_RE.sub(r"\1", literal) if "\\" in literal else literal
+
+
+def _canonical_path(path: str) -> str:
+    return path.replace("'", "")
+
+
+def fast_comparisons(pattern: str) -> list[tuple[str, str]] | None:
+    """`(path, value)` pairs of a simple pattern, or None when it is not simple."""
+    text = pattern.strip()
+    if not _SIMPLE.fullmatch(text):
+        return None
+    return [
+        (_canonical_path(path), _unescape(value)) for path, value in _COMPARISON_RE.findall(text)
+    ]
+
+
+def slow_comparisons(pattern: str) -> list[tuple[str, str]]:
+    """`(path, value)` pairs of every equality comparison, through stix2-patterns."""
+    try:
+        inspected = Pattern(pattern).inspect()
+    except ParseException as exc:
+        raise PatternError(str(exc)) from None
+    except Exception as exc:  # the grammar's own bugs must not crash an import
+        raise PatternError(f"pattern could not be parsed: {exc}") from None
+    pairs: list[tuple[str, str]] = []
+    for stix_type, comparisons in inspected.comparisons.items():
+        for path_steps, operator, value in comparisons:
+            if operator != "=" or not isinstance(value, str) or not value.startswith("'"):
+                continue
+            path = ".".join(str(step) for step in path_steps)
+            pairs.append((f"{stix_type}:{path}", _unescape(value[1:-1])))
+    return pairs
+
+
+def pattern_observables(pattern: str) -> list[Observable]:
+    """Normalised observables of a STIX pattern; raises PatternError if invalid."""
+    pairs = fast_comparisons(pattern)
+    if pairs is None:
+        pairs = slow_comparisons(pattern)
+    found: list[Observable] = []
+    for path, value in pairs:
+        kind = PATH_KINDS.get(path)
+        item = normalise(kind, value) if kind else None
+        if item and item not in found:
+            found.append(item)
+    return found

@@ -1,0 +1,226 @@
+"""SQL of the object store. The only module of `intel` that speaks SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    bindparam,
+    func,
+    select,
+    true,
+    update,
+)
+
+from shieldwall.intel.tables import observables, stix_objects
+from shieldwall.members.tables import organisations
+from shieldwall.sharing.policy import Principal, read_filter
+from shieldwall.sharing.tables import sharing_groups
+
+#: Bind parameters per IN list: well under SQLite's and PostgreSQL's limits.
+_IN_CHUNK = 900
+
+
+def visible(principal: Principal, *, anonymous_public: bool = False) -> ColumnElement[bool]:
+    """The access policy's SQL filter applied to `stix_objects`."""
+    return read_filter(
+        principal,
+        owner_org_id=stix_objects.c.owner_org_id,
+        tlp=stix_objects.c.tlp,
+        dist=stix_objects.c.dist,
+        group_id=stix_objects.c.group_id,
+        anonymous_public=anonymous_public,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    version_key: str
+    content_hash: str
+    is_latest: bool
+
+
+def next_pk(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(stix_objects.c.pk), 0))).scalar_one()) + 1
+
+
+def stored_versions(
+    conn: Connection, owner_org_id: int, stix_ids: Iterable[str]
+) -> dict[str, list[StoredVersion]]:
+    ids = sorted(set(stix_ids))
+    found: dict[str, list[StoredVersion]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = select(
+            stix_objects.c.stix_id,
+            stix_objects.c.version_key,
+            stix_objects.c.content_hash,
+            stix_objects.c.is_latest,
+        ).where(
+            stix_objects.c.owner_org_id == owner_org_id,
+            stix_objects.c.stix_id.in_(ids[start : start + _IN_CHUNK]),
+        )
+        for stix_id, version_key, content_hash, is_latest in conn.execute(query):
+            found.setdefault(stix_id, []).append(
+                StoredVersion(version_key, content_hash, bool(is_latest))
+            )
+    return found
+
+
+def insert_objects(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(stix_objects.insert(), rows)
+
+
+def insert_observables(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(observables.insert(), rows)
+
+
+def demote_versions(conn: Connection, owner_org_id: int, keys: Sequence[tuple[str, str]]) -> None:
+    """Marks stored versions as no longer the latest of their object."""
+    if not keys:
+        return
+    statement = (
+        update(stix_objects)
+        .where(
+            stix_objects.c.owner_org_id == owner_org_id,
+            stix_objects.c.stix_id == bindparam("sid"),
+            stix_objects.c.version_key == bindparam("vk"),
+        )
+        .values(is_latest=False)
+    )
+    conn.execute(statement, [{"sid": sid, "vk": vk} for sid, vk in keys])
+
+
+def visible_marking_ids(conn: Connection, principal: Principal, ids: Iterable[str]) -> set[str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    query = select(stix_objects.c.stix_id).where(
+        stix_objects.c.type == "marking-definition",
+        stix_objects.c.stix_id.in_(wanted),
+        visible(principal),
+    )
+    return set(conn.execute(query).scalars())
+
+
+_OBJECT_COLUMNS = (
+    stix_objects.c.pk,
+    stix_objects.c.stix_id,
+    stix_objects.c.type,
+    stix_objects.c.version_key,
+    stix_objects.c.tlp,
+    stix_objects.c.dist,
+    stix_objects.c.added_at,
+    stix_objects.c.is_latest,
+    stix_objects.c.data,
+    organisations.c.name.label("owner"),
+    sharing_groups.c.name.label("group_name"),
+)
+
+
+def _object_select() -> Any:
+    return (
+        select(*_OBJECT_COLUMNS)
+        .select_from(stix_objects)
+        .join(organisations, organisations.c.id == stix_objects.c.owner_org_id)
+        .outerjoin(sharing_groups, sharing_groups.c.id == stix_objects.c.group_id)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFilters:
+    types: tuple[str, ...] = ()
+    text: str | None = None
+    owner_org_id: int | None = None
+    tlp_at_most: int | None = None
+    added_since: datetime | None = None
+
+
+def _filter_clauses(filters: ObjectFilters) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if filters.types:
+        clauses.append(stix_objects.c.type.in_(filters.types))
+    if filters.text:
+        escaped = filters.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(stix_objects.c.search_text.like(f"%{escaped}%", escape="\\"))
+    if filters.owner_org_id is not None:
+        clauses.append(stix_objects.c.owner_org_id == filters.owner_org_id)
+    if filters.tlp_at_most is not None:
+        clauses.append(stix_objects.c.tlp <= filters.tlp_at_most)
+    if filters.added_since is not None:
+        clauses.append(stix_objects.c.added_at >= filters.added_since)
+    return clauses
+
+
+def list_latest(
+    conn: Connection,
+    policy: ColumnElement[bool],
+    filters: ObjectFilters,
+    *,
+    after_pk: int,
+    limit: int,
+) -> list[RowMapping]:
+    query = (
+        _object_select()
+        .where(stix_objects.c.is_latest == true(), stix_objects.c.pk > after_pk, policy)
+        .where(*_filter_clauses(filters))
+        .order_by(stix_objects.c.pk)
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def count_latest(conn: Connection, policy: ColumnElement[bool], filters: ObjectFilters) -> int:
+    query = (
+        select(func.count())
+        .select_from(stix_objects)
+        .where(stix_objects.c.is_latest == true(), policy, *_filter_clauses(filters))
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def versions_of(conn: Connection, policy: ColumnElement[bool], stix_id: str) -> list[RowMapping]:
+    query = (
+        _object_select()
+        .where(stix_objects.c.stix_id == stix_id, policy)
+        .order_by(stix_objects.c.version_key, stix_objects.c.pk)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def latest_containing(
+    conn: Connection, policy: ColumnElement[bool], kind: str | None, value: str, limit: int
+) -> list[RowMapping]:
+    holders = select(observables.c.object_pk).where(observables.c.value == value)
+    if kind is not None:
+        holders = holders.where(observables.c.kind == kind)
+    query = (
+        _object_select()
+        .where(stix_objects.c.pk.in_(holders), stix_objects.c.is_latest == true(), policy)
+        .order_by(stix_objects.c.pk)
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def observables_of(conn: Connection, object_pks: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    found: dict[int, list[tuple[str, str]]] = {}
+    for start in range(0, len(object_pks), _IN_CHUNK):
+        query = select(observables.c.object_pk, observables.c.kind, observables.c.value).where(
+            observables.c.object_pk.in_(object_pks[start : start + _IN_CHUNK])
+        )
+        for pk, kind, value in conn.execute(query):
+            found.setdefault(pk, []).append((kind, value))
+    return found
+
+
+def count_all_objects(conn: Connection) -> int:
+    """Every stored version: for operators' metrics only, never for a caller."""
+    return int(conn.execute(select(func.count()).select_from(stix_objects)).scalar_one())

@@ -1,0 +1,209 @@
+"""Rules of membership: organisations, users, API keys and authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from shieldwall.db.base import utcnow
+from shieldwall.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
+from shieldwall.members import repository
+from shieldwall.members.model import Role, Tier
+from shieldwall.sharing.policy import Action, Principal, may, require
+
+KEY_PREFIX = "sw_"
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._&()'-]{0,199}")
+_COUNTRY_RE = re.compile(r"[A-Z]{2}")
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_name(name: str, field: str) -> str:
+    cleaned = name.strip()
+    if not _NAME_RE.fullmatch(cleaned):
+        raise BadInput(
+            f"{field} {name!r} must be 1-200 letters, digits, spaces or . _ & ( ) ' -",
+            where=field,
+        )
+    return cleaned
+
+
+def _check_country(country: str | None) -> str | None:
+    if country is None:
+        return None
+    code = country.strip().upper()
+    if not _COUNTRY_RE.fullmatch(code):
+        raise BadInput(f"country {country!r} must be an ISO 3166 two-letter code", where="country")
+    return code
+
+
+def create_org(conn: Connection, name: str, tier: Tier, country: str | None) -> dict[str, Any]:
+    clean_name = _check_name(name, "name")
+    if repository.org_by_name(conn, clean_name) is not None:
+        raise Conflict(f"organisation {clean_name!r} already exists", where="name")
+    if tier is Tier.HOST and any(org["tier"] == Tier.HOST for org in repository.list_orgs(conn)):
+        raise Conflict("this node already has a host organisation", where="tier")
+    now = utcnow()
+    member = tier in (Tier.HOST, Tier.SPONSORING, Tier.CONTRIBUTING)
+    org_id = repository.insert_org(
+        conn,
+        name=clean_name,
+        tier=tier.value,
+        country=_check_country(country),
+        created_at=now,
+        accession_at=now if member else None,
+    )
+    return org_view(_org_or_missing(conn, org_id))
+
+
+def org_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "tier": row["tier"],
+        "country": row["country"],
+        "created_at": row["created_at"].isoformat(),
+        "accession_at": row["accession_at"].isoformat() if row["accession_at"] else None,
+    }
+
+
+def _org_or_missing(conn: Connection, org_id: int) -> Any:
+    row = repository.org_by_id(conn, org_id)
+    if row is None:
+        raise NotFound(f"organisation {org_id} does not exist")
+    return row
+
+
+def org_named(conn: Connection, name: str) -> Any:
+    row = repository.org_by_name(conn, name)
+    if row is None:
+        raise NotFound(f"organisation {name!r} does not exist", where="org")
+    return row
+
+
+def list_orgs(conn: Connection) -> list[dict[str, Any]]:
+    return [org_view(row) for row in repository.list_orgs(conn)]
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    id: int
+    secret: str
+    org: str
+    role: Role
+
+
+def create_key(conn: Connection, org_name: str, role: Role, label: str | None = None) -> NewKey:
+    """Creates an API key; the secret exists only in the returned value."""
+    org = org_named(conn, org_name)
+    if org["tier"] == Tier.WITHDRAWN:
+        raise Conflict(f"organisation {org_name!r} has withdrawn; it cannot get keys", where="org")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key_id = repository.insert_key(
+        conn,
+        org_id=org["id"],
+        role=role.value,
+        key_hash=hash_key(secret),
+        prefix=secret[:10],
+        label=label,
+        created_at=utcnow(),
+    )
+    return NewKey(key_id, secret, org["name"], role)
+
+
+def authenticate(conn: Connection, secret: str) -> Principal:
+    row = repository.key_with_org(conn, hash_key(secret))
+    if row is None or row["revoked_at"] is not None:
+        raise Unauthorized("the API key is not valid")
+    tier = Tier(row["tier"])
+    if tier is Tier.WITHDRAWN:
+        raise Unauthorized("the API key belongs to an organisation that has withdrawn")
+    return Principal(
+        org_id=row["org_id"],
+        org_name=row["org_name"],
+        tier=tier,
+        role=Role(row["role"]),
+        group_ids=repository.group_ids_of(conn, row["org_id"]),
+    )
+
+
+def key_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "org": row["org"],
+        "role": row["role"],
+        "prefix": row["prefix"],
+        "label": row["label"],
+        "created_at": row["created_at"].isoformat(),
+        "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
+    }
+
+
+def require_manage(principal: Principal, org_name: str) -> None:
+    """Host org-admins manage every organisation; other org-admins their own."""
+    if may(principal, Action.ADMINISTER_NODE):
+        return
+    if principal.org_name == org_name and may(principal, Action.MANAGE_OWN_ORG):
+        return
+    raise Forbidden(f"{principal.org_name} may not manage organisation {org_name!r}")
+
+
+def list_keys(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
+    if may(principal, Action.ADMINISTER_NODE):
+        return [key_view(row) for row in repository.list_keys(conn, None)]
+    require(principal, Action.MANAGE_OWN_ORG)
+    return [key_view(row) for row in repository.list_keys(conn, principal.org_id)]
+
+
+def revoke_key(conn: Connection, principal: Principal, key_id: int) -> None:
+    row = repository.key_by_id(conn, key_id)
+    owner = repository.org_by_id(conn, row["org_id"]) if row else None
+    if row is None or owner is None:
+        raise NotFound(f"key {key_id} does not exist")
+    try:
+        require_manage(principal, owner["name"])
+    except Forbidden:
+        # Another organisation's key is not something the caller may know of.
+        raise NotFound(f"key {key_id} does not exist") from None
+    repository.revoke_key(conn, key_id, utcnow())
+
+
+def create_user(
+    conn: Connection, org_name: str, username: str, role: Role, display_name: str | None
+) -> dict[str, Any]:
+    org = org_named(conn, org_name)
+    clean = _check_name(username, "username")
+    if repository.user_by_name(conn, clean) is not None:
+        raise Conflict(f"user {clean!r} already exists", where="username")
+    repository.insert_user(
+        conn,
+        org_id=org["id"],
+        username=clean,
+        display_name=display_name,
+        role=role.value,
+        created_at=utcnow(),
+    )
+    return {"username": clean, "org": org["name"], "role": role.value, "display_name": display_name}
+
+
+def list_users(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
+    org_filter = None if may(principal, Action.ADMINISTER_NODE) else principal.org_id
+    if org_filter is not None:
+        require(principal, Action.MANAGE_OWN_ORG)
+    return [
+        {
+            "username": row["username"],
+            "org": row["org"],
+            "role": row["role"],
+            "display_name": row["display_name"],
+            "created_at": row["created_at"].isoformat(),
+        }
+        for row in repository.list_users(conn, org_filter)
+    ]
