@@ -64,7 +64,8 @@ def pg_schema_engine() -> Iterator[Engine]:
         if IN_CI:
             pytest.fail(message + ": CI must run the PostgreSQL half of the suite")
         pytest.skip("SKIPPING THE POSTGRESQL HALF: " + message)
-    schema = f"sw_test_{_worker()}"
+    # One schema per test process: concurrent runs on one server never meet.
+    schema = f"sw_test_{_worker()}_{os.getpid()}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -74,6 +75,10 @@ def pg_schema_engine() -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 def _truncate_all(engine: Engine) -> None:

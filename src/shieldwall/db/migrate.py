@@ -1,4 +1,9 @@
-"""Schema migrations through Alembic, driven from code (no alembic.ini needed)."""
+"""Schema migrations through Alembic, driven from code (no alembic.ini needed).
+
+Each feature package owns a branch of migrations rooted at 0001 (its own
+`branch_labels`), so features evolve their tables independently and the store
+is upgraded to all heads.
+"""
 
 from __future__ import annotations
 
@@ -20,15 +25,15 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
 def is_up_to_date(engine: Engine) -> bool:
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    return current_revision(engine) == head
+    heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+    return current_revisions(engine) == set(heads)
