@@ -1,0 +1,140 @@
+"""The measurements themselves; each runs in its own process (see `bench.runner`).
+
+One process per measurement makes `ru_maxrss` (the peak resident set of the
+process) that measurement's alone: no other backend's buffers, no cached
+bundle from a previous step.
+
+- `ingest`: the real import path, `ingest_bundle()` into a fresh store,
+  end to end (stream parse, validate, extract observables, store, commit).
+- `parse`: the same file through `iter_bundle` + `check_object` +
+  `pattern_observables`, no database, timed per stage to show where the time
+  goes.
+- `stix2`: the OASIS `stix2` library's `parse()` on a sample from the head of
+  the file, the peer the targets compare against.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.data import OUT, read_head
+from bench.stores import Store, postgresql_store, postgresql_unreachable, sqlite_store
+from shieldwall.intel.ingest import IngestOptions, Mode, ingest_bundle, iter_bundle
+from shieldwall.intel.patterns import pattern_observables
+from shieldwall.intel.stix import check_object
+from shieldwall.sharing.tlp import TLP, DistKind, Distribution
+
+Result = dict[str, Any]
+
+
+def peak_rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else 0.0
+
+
+def ingest_into(store: Store, bundle: Path, batch_size: int) -> Result:
+    options = IngestOptions(
+        principal=store.principal,
+        owner_org_id=store.principal.org_id,
+        default_tlp=TLP.AMBER,
+        distribution=Distribution(DistKind.ORG),
+        mode=Mode.LENIENT,
+        batch_size=batch_size,
+    )
+    rss_before = peak_rss_mb()
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    with bundle.open("rb") as stream:
+        report = ingest_bundle(store.engine, stream, options, source=bundle.name)
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
+    size = store.size_bytes()
+    return {
+        "objects": report.objects,
+        "created": report.created,
+        "rejected": len(report.rejected),
+        "observables": report.observables,
+        "seconds": seconds,
+        "client_cpu_seconds": cpu_seconds,
+        "objects_per_s": _rate(report.created, seconds),
+        "rss_before_ingest_mb": rss_before,
+        "peak_rss_mb": peak_rss_mb(),
+        "store_mb": size / 2**20 if size is not None else None,
+        "batch_size": batch_size,
+    }
+
+
+def ingest_sqlite(bundle: Path, batch_size: int) -> Result:
+    with sqlite_store(OUT) as store:
+        return ingest_into(store, bundle, batch_size)
+
+
+def ingest_postgresql(bundle: Path, batch_size: int, url: str) -> Result:
+    problem = postgresql_unreachable(url)
+    if problem is not None:
+        return {"skipped": f"PostgreSQL at {url} is not reachable ({problem})"}
+    with postgresql_store(url) as store:
+        return ingest_into(store, bundle, batch_size)
+
+
+def parse_validate(bundle: Path) -> Result:
+    """Our pure parse + validate + pattern rate, with the time of each stage."""
+    json_ns = validate_ns = patterns_ns = 0
+    count = observables = 0
+    clock = time.perf_counter_ns
+    started = time.perf_counter()
+    with bundle.open("rb") as stream:
+        objects = iter_bundle(stream)
+        while True:
+            t0 = clock()
+            obj = next(objects, None)
+            t1 = clock()
+            if obj is None:
+                break
+            check_object(obj)
+            t2 = clock()
+            if obj.get("pattern_type") == "stix":
+                observables += len(pattern_observables(obj["pattern"]))
+            t3 = clock()
+            json_ns += t1 - t0
+            validate_ns += t2 - t1
+            patterns_ns += t3 - t2
+            count += 1
+    seconds = time.perf_counter() - started
+    return {
+        "objects": count,
+        "observables": observables,
+        "seconds": seconds,
+        "objects_per_s": _rate(count, seconds),
+        "stage_seconds": {
+            "json_stream (ijson)": json_ns / 1e9,
+            "check_object": validate_ns / 1e9,
+            "pattern_observables": patterns_ns / 1e9,
+        },
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def stix2_parse(bundle: Path, sample: int) -> Result:
+    """The OASIS `stix2` parse rate on the first `sample` objects of the bundle."""
+    import stix2  # a benchmark peer only: imported where it is measured
+
+    objects = read_head(bundle, sample)
+    started = time.perf_counter()
+    for obj in objects:
+        stix2.parse(obj, allow_custom=True)
+    seconds = time.perf_counter() - started
+    return {
+        "objects": len(objects),
+        "seconds": seconds,
+        "objects_per_s": _rate(len(objects), seconds),
+        "stix2_version": stix2.__version__,
+        "peak_rss_mb": peak_rss_mb(),
+    }
