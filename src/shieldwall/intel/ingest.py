@@ -169,9 +169,12 @@ class _Prepared:
 
 
 def _search_text(obj: dict[str, Any]) -> str | None:
-    parts = [obj.get(key) for key in ("name", "value", "pattern")]
-    text = " ".join(part for part in parts if isinstance(part, str))
-    return text.lower()[:2000] or None
+    """What the `text` filter searches: the name, else the value, else the pattern."""
+    for key in ("name", "value", "pattern"):
+        text = obj.get(key)
+        if isinstance(text, str) and text:
+            return text[:2000].lower()
+    return None
 
 
 def _observables_of(obj: dict[str, Any], stix_type: str) -> list[Observable]:
@@ -212,6 +215,7 @@ class Ingestor:
         self.options = options
         self.report = report
         self.added_at: datetime = utcnow()
+        self.added_at_bound = repository.bind_value(conn, "added_at", self.added_at)
         self.next_pk = repository.next_pk(conn)
         self.batch: list[_Prepared] = []
         # Objects whose marking refs name definitions not seen yet: they wait
@@ -257,10 +261,11 @@ class Ingestor:
             "revoked": obj.get("revoked") is True,
             "search_text": _search_text(obj),
             "content_hash": hashlib.blake2b(data, digest_size=16).hexdigest(),
-            "added_at": self.added_at,
+            "added_at": self.added_at_bound,
             "data": data.decode(),
         }
-        return _Prepared(index, checked, checked.marking_refs, row, found)
+        # One row per distinct observable: a file may list one hash twice.
+        return _Prepared(index, checked, checked.marking_refs, row, list(dict.fromkeys(found)))
 
     def _reject(self, index: int, stix_id: str | None, field: str | None, reason: str) -> None:
         self.report.rejected.append(Rejection(index, stix_id, field, reason))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
+    Table,
     bindparam,
     func,
     select,
@@ -72,14 +74,71 @@ def stored_versions(
     return found
 
 
+_OBJECT_INSERT_COLUMNS = (
+    "pk",
+    "stix_id",
+    "type",
+    "version_key",
+    "owner_org_id",
+    "tlp",
+    "dist",
+    "group_id",
+    "is_latest",
+    "revoked",
+    "search_text",
+    "content_hash",
+    "added_at",
+    "data",
+)
+_OBSERVABLE_INSERT_COLUMNS = ("object_pk", "kind", "value")
+
+
+def _bulk_insert(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Inserts many rows straight through the driver: COPY on PostgreSQL, executemany on SQLite.
+
+    Measured on 100,000 indicators: SQLAlchemy's executemany spent 2.5 s building
+    parameters for 200,000 rows, more than SQLite took to store them; the driver
+    path costs a tuple per row. Values must already be in the driver's form
+    (see `bind_value`).
+    """
+    if not rows:
+        return
+    as_tuple = itemgetter(*columns)
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(columns)
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(as_tuple(row))
+        else:
+            names = ", ".join(columns)
+            marks = ", ".join("?" for _ in columns)
+            sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
+            cursor.executemany(sql, [as_tuple(row) for row in rows])
+    finally:
+        cursor.close()
+
+
+def bind_value(conn: Connection, column: str, value: Any) -> Any:
+    """A value of `stix_objects.<column>` as the driver wants it in `_bulk_insert`."""
+    # dialect_impl: a TypeDecorator's own bind_processor stops short of the
+    # dialect's conversion (datetimes stay datetimes), which the driver would
+    # then store in a format of its own.
+    processor = stix_objects.c[column].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return processor(value) if processor else value
+
+
 def insert_objects(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(stix_objects.insert(), rows)
+    _bulk_insert(conn, stix_objects, _OBJECT_INSERT_COLUMNS, rows)
 
 
 def insert_observables(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(observables.insert(), rows)
+    _bulk_insert(conn, observables, _OBSERVABLE_INSERT_COLUMNS, rows)
 
 
 def demote_versions(conn: Connection, owner_org_id: int, keys: Sequence[tuple[str, str]]) -> None:

@@ -56,14 +56,27 @@ class Checked:
     marking_refs: tuple[str, ...]
 
 
+#: Recently seen timestamps and their keys: an object's created, modified and
+#: valid_from are usually one string, so two of every three look-ups hit.
+_KEY_CACHE: dict[str, str] = {}
+_KEY_CACHE_SIZE = 4096
+
+
 def timestamp_key(value: object, field: str) -> str:
     """A STIX timestamp as a fixed-width string whose order is time order."""
     if not isinstance(value, str):
         raise ObjectInvalid(field, "must be a timestamp string like 2024-01-31T12:00:00.000Z")
+    key = _KEY_CACHE.get(value)
+    if key is not None:
+        return key
     match = _TIMESTAMP_RE.fullmatch(value)
     if not match:
         raise ObjectInvalid(field, f"{value!r} is not a STIX timestamp (YYYY-MM-DDTHH:MM:SS[.s]Z)")
-    return f"{match.group(1)}.{(match.group(2) or '').ljust(9, '0')}Z"
+    key = f"{match.group(1)}.{(match.group(2) or '').ljust(9, '0')}Z"
+    if len(_KEY_CACHE) >= _KEY_CACHE_SIZE:
+        _KEY_CACHE.clear()
+    _KEY_CACHE[value] = key
+    return key
 
 
 def _identifier(value: object, field: str, expected_type: str | None = None) -> str:

@@ -23,7 +23,10 @@ stix_objects = Table(
     metadata,
     # Assigned by the (serialised) writer in commit order: cursor pagination
     # relies on a later commit never getting a smaller key.
-    Column("pk", BigInteger, primary_key=True, autoincrement=False),
+    # On SQLite an INTEGER primary key is the rowid itself: no second index.
+    Column(
+        "pk", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("stix_id", String(300), nullable=False),
     Column("type", String(250), nullable=False),
     # `modified` (or `created`) normalised to nanosecond precision so that
@@ -39,24 +42,23 @@ stix_objects = Table(
     Column("content_hash", String(32), nullable=False),
     Column("added_at", UTCDateTime, nullable=False),
     Column("data", Text, nullable=False),
-    UniqueConstraint("owner_org_id", "stix_id", "version_key", name="uq_stix_objects_version"),
-    Index("ix_stix_objects_stix_id", "stix_id"),
-    Index("ix_stix_objects_type", "type"),
+    # stix_id first: the same index serves look-ups by id across owners.
+    UniqueConstraint("stix_id", "owner_org_id", "version_key", name="uq_stix_objects_version"),
     Index("ix_stix_objects_added_at", "added_at"),
 )
 
 observables = Table(
     "observables",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column(
         "object_pk",
         BigInteger,
         ForeignKey("stix_objects.pk", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
+        primary_key=True,
     ),
-    Column("kind", String(16), nullable=False),
-    Column("value", Text, nullable=False),
+    Column("kind", String(16), primary_key=True),
+    Column("value", Text, primary_key=True),
     Index("ix_observables_value", "value"),
+    # Clustered on its key in SQLite: no rowid and no second index to maintain.
+    sqlite_with_rowid=False,
 )
