@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ingest(args: argparse.Namespace) -> int:
     bundle = data.ensure_bundle(args.count, args.seed)
+    host = report.machine()
     results: report.Result = {}
     for backend in args.backends:
         results[backend] = run_worker(
@@ -100,7 +101,7 @@ def _ingest(args: argparse.Namespace) -> int:
     if not args.skip_parse:
         results["parse"] = run_worker("parse", bundle)
     results["stix2"] = run_worker("stix2", bundle, "--stix2-sample", str(args.stix2_sample))
-    document = report.document(args.count, args.seed, bundle, results)
+    document = report.document(args.count, args.seed, bundle, host, results)
     report.write_json(LAST_JSON, document)
     print(report.table(document))
     print(f"figures written to {LAST_JSON}", file=sys.stderr)

@@ -82,6 +82,8 @@ def machine() -> Result:
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpus": os.cpu_count(),
+        # Other work on the machine skews every figure; this says how much there was.
+        "load_average_1m_at_start": os.getloadavg()[0],
     }
 
 
@@ -111,6 +113,13 @@ def _row(label: str, result: Result | None) -> str:
     )
 
 
+def _lock_wait(label: str, result: Result | None) -> str:
+    waited = (result or {}).get("lock_wait_seconds") or 0.0
+    if waited < 0.05:
+        return ""
+    return f"    {label}: {waited:.1f} s waiting for other writers' lock, left out of the rate\n"
+
+
 def _stages(result: Result | None) -> str:
     if result is None or not _measured(result):
         return ""
@@ -129,12 +138,14 @@ def table(document: Result) -> str:
     text = (
         f"shieldwall ingest benchmark: {bundle['count']:,} indicators (seed {bundle['seed']}),"
         f" bundle {bundle['mb']:,.0f} MiB\n"
-        f"Python {host['python']} on {host['cpu']} ({host['cpus']} CPUs)\n\n"
+        f"Python {host['python']} on {host['cpu']} ({host['cpus']} CPUs),"
+        f" load average {host['load_average_1m_at_start']:.2f} at start\n\n"
         f"  {'':<34} {'objects':>10} {'seconds':>9} {'objects/s':>12}"
         f" {'peak MiB':>10} {'store MiB':>9}\n"
     )
     for backend, label in BACKEND_LABELS.items():
         text += _row(f"shieldwall ingest, {label}", results.get(backend))
+        text += _lock_wait(label, results.get(backend))
     text += _row("shieldwall parse+validate (no DB)", results.get("parse"))
     text += _stages(results.get("parse"))
     peer = results.get("stix2")
@@ -146,11 +157,11 @@ def table(document: Result) -> str:
         text += f"\n  shieldwall ingest (SQLite) / stix2 parse = {ratio:,.1f} x\n"
     text += "\ntargets\n"
     for verdict in document["targets"]:
-        text += f"  {verdict['target']:<48} {verdict['measured']:>26}  {verdict['status']}\n"
+        text += f"  {verdict['target']:<48} {verdict['measured']:>30}  {verdict['status']}\n"
     return text
 
 
-def document(count: int, seed: int, bundle: Path, results: Result) -> Result:
+def document(count: int, seed: int, bundle: Path, host: Result, results: Result) -> Result:
     return {
         "bundle": {
             "count": count,
@@ -158,7 +169,7 @@ def document(count: int, seed: int, bundle: Path, results: Result) -> Result:
             "path": str(bundle),
             "mb": bundle.stat().st_size / 2**20,
         },
-        "machine": machine(),
+        "machine": host,
         "results": results,
         "targets": [asdict(v) for v in verdicts(results, count)],
     }
