@@ -1,0 +1,234 @@
+"""MISP warninglists: known-benign values (public resolvers, top sites, cloud ranges...).
+
+The lists come from `pymispwarninglists`. Its own search is either exact
+string membership (fast, but blind to CIDR ranges and to sub-domains of a
+listed host) or a per-list scan (correct, but seconds to load and one scan of
+every list per value). Exports test every value they write, so this module
+builds one index per observable kind, once per process, that answers with a
+handful of set look-ups and one bisection:
+
+* `string` lists: exact membership (case-insensitive);
+* `hostname` lists: the host itself or any parent domain is listed
+  (`a.b.example.com` matches `example.com`); URLs are judged by their host,
+  e-mail addresses by their domain; addresses never by hostname lists;
+* `substring` lists: any entry occurs in the value (looked up by entry length,
+  so the cost does not grow with the size of the list);
+* `regex` lists: the PHP-style `/.../flags` expression matches;
+* `cidr` lists: merged, sorted address ranges per IP version; an address is
+  listed when a range contains it, a CIDR value when it overlaps a range (a
+  rule for the network would also hit the benign addresses).
+
+A list applies to a kind when its `matching_attributes` name one of the MISP
+attribute types of that kind, or when it names none.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from pymispwarninglists.api import WarningLists
+
+log = logging.getLogger(__name__)
+
+#: The MISP attribute types each observable kind stands for.
+MISP_TYPES: dict[str, frozenset[str]] = {
+    "ipv4": frozenset({"ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain|ip"}),
+    "ipv6": frozenset({"ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain|ip"}),
+    "cidr": frozenset({"ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain|ip"}),
+    "domain": frozenset({"domain", "hostname", "domain|ip", "hostname|port"}),
+    "url": frozenset({"url", "uri"}),
+    "email": frozenset(
+        {"email", "email-src", "email-dst", "target-email", "whois-registrant-email"}
+    ),
+    "md5": frozenset({"md5", "filename|md5"}),
+    "sha1": frozenset({"sha1", "filename|sha1"}),
+    "sha256": frozenset({"sha256", "filename|sha256"}),
+    "sha512": frozenset({"sha512", "filename|sha512"}),
+    "filename": frozenset({"filename"}),
+}
+
+_IP_KINDS = frozenset({"ipv4", "ipv6", "cidr"})
+
+
+@dataclass(slots=True)
+class _Ranges:
+    """Disjoint, sorted [start, end] integer ranges of one IP version."""
+
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+
+    @classmethod
+    def merged(cls, ranges: Iterable[tuple[int, int]]) -> _Ranges:
+        result = cls()
+        for start, end in sorted(ranges):
+            if result.ends and start <= result.ends[-1] + 1:
+                result.ends[-1] = max(result.ends[-1], end)
+            else:
+                result.starts.append(start)
+                result.ends.append(end)
+        return result
+
+    def overlaps(self, start: int, end: int) -> bool:
+        # The last range starting at or before `end` is the only candidate.
+        position = bisect.bisect_right(self.starts, end) - 1
+        return position >= 0 and self.ends[position] >= start
+
+
+def _php_regex(text: str) -> re.Pattern[str] | None:
+    """`/expr/flags` as MISP writes it, compiled for Python (or None if it cannot be)."""
+    if len(text) < 2 or not text.startswith("/") or "/" not in text[1:]:
+        return None
+    body, _, flags = text[1:].rpartition("/")
+    options = re.IGNORECASE if "i" in flags else 0
+    try:
+        return re.compile(body, options)
+    except re.error:
+        log.warning("warninglist regex %r is not valid in Python; ignored", text)
+        return None
+
+
+def _address_range(value: str) -> tuple[int, int, int] | None:
+    """(version, first, last) of a normalised address or CIDR, via inet_pton (fast)."""
+    address, _, prefix = value.partition("/")
+    family, version, bits = (socket.AF_INET6, 6, 128) if ":" in address else (socket.AF_INET, 4, 32)
+    try:
+        first = int.from_bytes(socket.inet_pton(family, address), "big")
+        length = int(prefix) if prefix else bits
+    except (OSError, ValueError):
+        return None
+    if not 0 <= length <= bits:
+        return None
+    host_bits = bits - length
+    first = first >> host_bits << host_bits
+    return version, first, first | ((1 << host_bits) - 1)
+
+
+def _trie_regex(entries: Iterable[str]) -> re.Pattern[str]:
+    """One regular expression matching any entry, factored as a trie.
+
+    A plain alternation retries every entry at every position; the trie shares
+    prefixes, so the scan costs about one branch per character of the value.
+    """
+    trie: dict[str, Any] = {}
+    for entry in entries:
+        node = trie
+        for char in entry:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        if "" in node and len(node) == 1:
+            return ""
+        branches = [re.escape(char) + pattern(child) for char, child in node.items() if char]
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(pattern(trie))
+
+
+class WarninglistIndex:
+    """Answers "is this value on a warninglist?" for observable kinds."""
+
+    def __init__(self, lists: Iterable[dict[str, Any]]) -> None:
+        by_kinds: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+        patterns: dict[str, list[re.Pattern[str]]] = {kind: [] for kind in MISP_TYPES}
+        ranges: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        self.names: list[str] = []
+        for warninglist in lists:
+            self.names.append(str(warninglist["name"]))
+            self._add(warninglist, by_kinds, patterns, ranges)
+        # Lists that apply to the same kinds share one set: a look-up costs one
+        # probe per distinct group, not one per list.
+        self._exact: dict[str, list[set[str]]] = {kind: [] for kind in MISP_TYPES}
+        self._hosts: dict[str, list[set[str]]] = {kind: [] for kind in MISP_TYPES}
+        self._substrings: dict[str, list[re.Pattern[str]]] = {kind: [] for kind in MISP_TYPES}
+        for (list_type, kinds), entries in by_kinds.items():
+            for kind in kinds:
+                if list_type == "string":
+                    self._exact[kind].append(entries)
+                elif list_type == "hostname":
+                    self._hosts[kind].append(entries)
+            if list_type == "substring":
+                found = _trie_regex(sorted(entries))
+                for kind in kinds:
+                    self._substrings[kind].append(found)
+        self._patterns = patterns
+        self._ranges = {version: _Ranges.merged(found) for version, found in ranges.items()}
+
+    @staticmethod
+    def _add(
+        warninglist: dict[str, Any],
+        by_kinds: dict[tuple[str, tuple[str, ...]], set[str]],
+        patterns: dict[str, list[re.Pattern[str]]],
+        ranges: dict[int, list[tuple[int, int]]],
+    ) -> None:
+        list_type = str(warninglist["type"])
+        entries = [str(entry).strip() for entry in warninglist["list"]]
+        matching = set(warninglist.get("matching_attributes") or ())
+        kinds = tuple(
+            kind for kind, types in MISP_TYPES.items() if not matching or matching & types
+        )
+        if not kinds:
+            return
+        if list_type == "cidr":
+            if _IP_KINDS.intersection(kinds):
+                for found in map(_address_range, entries):
+                    if found is not None:
+                        ranges[found[0]].append((found[1], found[2]))
+        elif list_type == "regex":
+            compiled = [p for p in map(_php_regex, entries) if p is not None]
+            for kind in kinds:
+                patterns[kind].extend(compiled)
+        elif list_type in ("string", "hostname", "substring"):
+            strip = "." if list_type == "hostname" else ""
+            by_kinds.setdefault((list_type, kinds), set()).update(
+                entry.strip(strip).lower() for entry in entries if entry.strip(strip)
+            )
+
+    def is_listed(self, kind: str, value: str) -> bool:
+        """True when `value` (a normalised observable of `kind`) is on a warninglist."""
+        if kind not in MISP_TYPES:
+            return False
+        if kind in _IP_KINDS:
+            found = _address_range(value)
+            if found is not None and self._ranges[found[0]].overlaps(found[1], found[2]):
+                return True
+        lowered = value.lower()
+        if any(lowered in entries for entries in self._exact[kind]):
+            return True
+        if kind not in _IP_KINDS and self._host_listed(self._hosts[kind], kind, lowered):
+            return True
+        if any(pattern.search(lowered) for pattern in self._substrings[kind]):
+            return True
+        return any(pattern.search(value) for pattern in self._patterns[kind])
+
+    @staticmethod
+    def _host_listed(host_sets: list[set[str]], kind: str, value: str) -> bool:
+        host = value
+        if kind == "url":
+            host = urlsplit(value).hostname or ""
+        elif kind == "email":
+            host = value.rpartition("@")[2]
+        while host:
+            if any(host in hosts for hosts in host_sets):
+                return True
+            host = host.partition(".")[2]
+        return False
+
+
+@cache
+def default_index() -> WarninglistIndex:
+    """The index of every list `pymispwarninglists` ships, built once per process.
+
+    Loading takes a few seconds (over two million entries), hence the cache.
+    """
+    lists = WarningLists(slow_search=False)
+    return WarninglistIndex(wl.warninglist for wl in lists.values())
