@@ -150,22 +150,46 @@ OASIS_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("value", "kind"), OASIS_VALUES)
 def test_oasis_indicator_values_are_found_by_value(
-    client: TestClient, coalition: Coalition, shared_data: Path, value: str, kind: str
+    client: TestClient, coalition: Coalition, shared_data: Path
 ) -> None:
     auth = coalition.auth("Sponsor B")
     for name in OASIS_BUNDLES:
         body = (shared_data / OASIS / name).read_bytes()
         post_bundle(client, auth, body, tlp="green", distribution="members")
 
+    missing: list[str] = []
+    for value, kind in OASIS_VALUES:
+        found = client.get(
+            "/api/v1/observables",
+            params={"value": value, "type": kind},
+            headers=coalition.auth("Sponsor A"),
+        )
+        assert found.status_code == 200, found.text
+        objects = found.json()["objects"]
+        if not objects:
+            missing.append(f"{kind} {value}")
+            continue
+        assert {o["type"] for o in objects} == {"indicator"}, value
+        assert all(value.lower() in o["object"]["pattern"].lower() for o in objects), value
+    assert missing == [], "not extracted from the OASIS indicators"
+
+
+def test_oasis_c2_ip_is_found_without_a_type(
+    client: TestClient, coalition: Coalition, shared_data: Path
+) -> None:
+    body = (shared_data / OASIS / "indicator-for-c2-ip-address.json").read_bytes()
+    post_bundle(client, coalition.auth("Sponsor B"), body, tlp="green", distribution="members")
     found = client.get(
-        "/api/v1/observables",
-        params={"value": value, "type": kind},
-        headers=coalition.auth("Sponsor A"),
+        "/api/v1/observables", params={"value": "10.0.0.0"}, headers=coalition.auth("Sponsor A")
     )
-    assert found.status_code == 200, found.text
-    objects = found.json()["objects"]
-    assert objects, f"{value} ({kind}) was not extracted from the OASIS indicators"
-    assert {o["type"] for o in objects} == {"indicator"}
-    assert all(value.lower() in o["object"]["pattern"].lower() for o in objects)
+    assert found.status_code == 200
+    assert found.json()["type"] == "ipv4"
+    [hit] = found.json()["objects"]
+    assert hit["id"] == "indicator--33fe3b22-0201-47cf-85d0-97c02164528d"
+    assert hit["owner"] == "Sponsor B"
+    # A contributing participant is not on the committee: `members` does not reach it.
+    hidden = client.get(
+        "/api/v1/observables", params={"value": "10.0.0.0"}, headers=coalition.auth("Contributor")
+    )
+    assert hidden.json()["objects"] == []

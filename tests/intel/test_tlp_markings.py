@@ -63,36 +63,56 @@ def _tlp_definition(level: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("level", "marking_id"), TLP2.items())
-def test_tlp2_marking_ids(
-    client: TestClient, coalition: Coalition, level: str, marking_id: str
-) -> None:
-    # A default other than the marked level, so the marking must be what decided.
-    default = "green" if level != "green" else "red"
-    assert _stored_tlp(client, coalition, _marked(marking_id), default=default) == level
+def _stored_tlps(
+    client: TestClient, coalition: Coalition, objects: list[dict[str, Any]], default: str
+) -> dict[str, str]:
+    """Imports the objects as Sponsor A and returns each object's stored TLP by id."""
+    response = post_bundle(
+        client, coalition.auth("Sponsor A"), bundle(*objects), tlp=default, distribution="org"
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["rejected"] == 0, response.json()["rejections"]
+    wanted = {obj["id"] for obj in objects}
+    page = client.get(
+        "/api/v1/objects", params={"limit": 1000}, headers=coalition.auth("Sponsor A")
+    )
+    return {o["id"]: o["tlp"] for o in page.json()["objects"] if o["id"] in wanted}
 
 
-@pytest.mark.parametrize(("marking_id", "level"), TLP1.items())
+# Each table runs under two opposite defaults, so the marking, not the default, decided.
+@pytest.mark.parametrize("default", ["clear", "red"])
+def test_tlp2_marking_ids(client: TestClient, coalition: Coalition, default: str) -> None:
+    marked = {level: _marked(marking_id) for level, marking_id in TLP2.items()}
+    stored = _stored_tlps(client, coalition, list(marked.values()), default)
+    assert {level: stored[obj["id"]] for level, obj in marked.items()} == {
+        level: level for level in TLP2
+    }
+
+
+@pytest.mark.parametrize("default", ["clear", "red"])
 def test_tlp1_marking_ids_are_mapped(
-    client: TestClient, coalition: Coalition, marking_id: str, level: str
+    client: TestClient, coalition: Coalition, default: str
 ) -> None:
-    default = "amber+strict"
-    assert _stored_tlp(client, coalition, _marked(marking_id), default=default) == level
+    marked = {marking_id: _marked(marking_id) for marking_id in TLP1}
+    stored = _stored_tlps(client, coalition, list(marked.values()), default)
+    assert {mid: stored[obj["id"]] for mid, obj in marked.items()} == TLP1
 
 
-@pytest.mark.parametrize(
-    ("refs", "expected"),
-    [
-        ((TLP2["green"], TLP2["red"]), "red"),
-        ((TLP2["amber+strict"], TLP2["clear"]), "amber+strict"),
-        ((TLP1_WHITE, TLP2["amber"], TLP2["green"]), "amber"),
-        ((TLP2["amber"], TLP2["amber+strict"]), "amber+strict"),
-    ],
-)
+MOST_RESTRICTIVE = [
+    ((TLP2["green"], TLP2["red"]), "red"),
+    ((TLP2["amber+strict"], TLP2["clear"]), "amber+strict"),
+    ((TLP1_WHITE, TLP2["amber"], TLP2["green"]), "amber"),
+    ((TLP2["amber"], TLP2["amber+strict"]), "amber+strict"),
+    ((TLP1_WHITE, TLP2["clear"]), "clear"),
+]
+
+
 def test_most_restrictive_of_several_markings_wins(
-    client: TestClient, coalition: Coalition, refs: tuple[str, ...], expected: str
+    client: TestClient, coalition: Coalition
 ) -> None:
-    assert _stored_tlp(client, coalition, _marked(*refs), default="clear") == expected
+    marked = [(_marked(*refs), level) for refs, level in MOST_RESTRICTIVE]
+    stored = _stored_tlps(client, coalition, [obj for obj, _ in marked], default="green")
+    assert [stored[obj["id"]] for obj, _ in marked] == [level for _, level in MOST_RESTRICTIVE]
 
 
 def test_default_tlp_applies_without_markings(client: TestClient, coalition: Coalition) -> None:
