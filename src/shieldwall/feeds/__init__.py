@@ -1,0 +1,1 @@
+"""Scheduled pulls: configured TAXII collections and MISP feeds, run in the background."""

@@ -1,0 +1,33 @@
+"""Table of configured feeds: what the scheduler pulls, how often, and how it went."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+
+from shieldwall.db.base import UTCDateTime, metadata
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", String(1000), nullable=False),
+    Column("collection_id", String(200), nullable=True),
+    # The organisation that owns what the feed imports.
+    Column("org_id", Integer, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("tlp", String(16), nullable=False),
+    Column("distribution", String(250), nullable=False),
+    Column("username", String(200), nullable=True),
+    # The remote server's credential: write-only through the API and CLI.
+    Column("secret", Text, nullable=True),
+    Column("interval_seconds", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_run_at", UTCDateTime, nullable=False),
+    Column("last_run_at", UTCDateTime, nullable=True),
+    Column("last_status", String(16), nullable=True),
+    Column("last_error", Text, nullable=True),
+    # JSON of the last run's import counts.
+    Column("last_counts", Text, nullable=True),
+)
