@@ -24,6 +24,7 @@ from shieldwall.members.model import Tier
 from shieldwall.members.router import router as members_router
 from shieldwall.metrics import Metrics, MetricsMiddleware
 from shieldwall.sharing.router import router as sharing_router
+from shieldwall.taxii.router import router as taxii_router
 
 log = logging.getLogger("shieldwall")
 
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(members_router)
     app.include_router(sharing_router)
     app.include_router(intel_router)
+    app.include_router(taxii_router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

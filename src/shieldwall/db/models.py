@@ -1,7 +1,9 @@
 """Imports every feature's tables so that the metadata is complete."""
 
+from shieldwall.feeds import tables as feed_tables  # noqa: F401
 from shieldwall.intel import tables as intel_tables
 from shieldwall.members import tables as member_tables
 from shieldwall.sharing import tables as sharing_tables
+from shieldwall.taxii import tables as taxii_tables  # noqa: F401
 
 __all__ = ["intel_tables", "member_tables", "sharing_tables"]
