@@ -19,6 +19,7 @@ from shieldwall.config import Settings, get_settings
 from shieldwall.db.engine import make_engine, read_transaction
 from shieldwall.deps import MaybePrincipal, SettingsDep
 from shieldwall.errors import PayloadTooLarge, ShieldwallError, Unauthorized
+from shieldwall.governance.router import router as governance_router
 from shieldwall.intel.router import router as intel_router
 from shieldwall.members.model import Tier
 from shieldwall.members.router import router as members_router
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(members_router)
     app.include_router(sharing_router)
     app.include_router(intel_router)
+    app.include_router(governance_router)
     app.include_router(taxii_router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
