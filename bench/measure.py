@@ -64,7 +64,7 @@ class WriteLockClock:
         event.remove(self.engine, "before_cursor_execute", self._before)
         event.remove(self.engine, "after_cursor_execute", self._after)
 
-    def _before(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+    def _before(self, *_event: Any) -> None:
         self._started = time.perf_counter()
 
     def _after(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
@@ -100,7 +100,7 @@ def ingest_into(store: Store, bundle: Path, batch_size: int) -> Result:
         "objects_per_s": _rate(report.created, seconds),
         "rss_before_ingest_mb": rss_before,
         "peak_rss_mb": peak_rss_mb(),
-        "store_mb": size / 2**20 if size is not None else None,
+        "store_mb": size / 2**20,
         "batch_size": batch_size,
     }
 

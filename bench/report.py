@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,26 @@ def machine() -> Result:
         "cpus": os.cpu_count(),
         # Other work on the machine skews every figure; this says how much there was.
         "load_average_1m_at_start": os.getloadavg()[0],
+        "source": source_state(),
     }
+
+
+def source_state() -> Result:
+    """Which code was measured: the commit, and whether src/ differed from it."""
+    repo = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return done.stdout.strip()
+
+    changes = git("status", "--porcelain", "--", "src")
+    modified = None if changes is None else bool(changes)
+    return {"commit": git("rev-parse", "HEAD"), "src_modified": modified}
 
 
 def _cpu_model() -> str:

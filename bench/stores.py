@@ -34,10 +34,22 @@ class Store:
     #: The SQLite file (and its -wal/-shm companions); None for PostgreSQL.
     path: Path | None = None
 
-    def size_bytes(self) -> int | None:
-        if self.path is None:
-            return None
+    def size_bytes(self) -> int:
+        """What the stored intel takes on disk, tables and indexes."""
+        with self.engine.connect() as conn:
+            if self.path is None:
+                return int(conn.execute(text(_PG_SCHEMA_SIZE)).scalar_one())
+            # A big import leaves a WAL about as large as the database itself;
+            # fold it in first so that the file size is the store's size.
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return sum(p.stat().st_size for p in _sqlite_files(self.path) if p.exists())
+
+
+_PG_SCHEMA_SIZE = """
+SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relkind = 'r'
+"""
 
 
 def _sqlite_files(path: Path) -> list[Path]:
