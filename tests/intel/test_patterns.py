@@ -47,7 +47,7 @@ ODD_SPACE = st.sampled_from(
 )
 
 VALUE_CHARS = st.sampled_from(
-    list("abcXYZ019.-_:/@?=&% ") + ["'", "\\", "é", "д", "\u200b", "\n", "]", "["]
+    [*"abcXYZ019.-_:/@?=&% ", "'", "\\", "é", "д", "\u200b", "\n", "]", "["]
 )
 
 
