@@ -59,8 +59,8 @@ def require_voter(conn: Connection, principal: Principal, decision: RowMapping) 
     if principal.org_id in voter_ids(conn, decision):
         return
     kind = DecisionKind(decision["kind"])
-    if principal.org_id == decision["subject_org_id"]:
-        raise Forbidden(f"the subject of a decision on its {kind} does not vote on it")
+    if kind is DecisionKind.SUSPENSION and principal.org_id == decision["subject_org_id"]:
+        raise Forbidden("the subject of a suspension does not vote on it")
     if kind is DecisionKind.GROUP_ADMISSION:
         raise Forbidden(
             f"only members of sharing group {decision['group']!r} vote on admissions to it"
