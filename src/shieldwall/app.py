@@ -19,6 +19,9 @@ from shieldwall.config import Settings, get_settings
 from shieldwall.db.engine import make_engine, read_transaction
 from shieldwall.deps import MaybePrincipal, SettingsDep
 from shieldwall.errors import PayloadTooLarge, ShieldwallError, Unauthorized
+from shieldwall.feeds.router import router as feeds_router
+from shieldwall.feeds.scheduler import start_feed_scheduler
+from shieldwall.formats.router import router as formats_router
 from shieldwall.governance.router import router as governance_router
 from shieldwall.intel.router import router as intel_router
 from shieldwall.members.model import Tier
@@ -126,7 +129,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop_feeds = start_feed_scheduler(engine, settings)
         yield
+        stop_feeds()
 
     app = FastAPI(
         title="shieldwall",
@@ -142,8 +147,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(members_router)
     app.include_router(sharing_router)
     app.include_router(intel_router)
+    app.include_router(formats_router)
     app.include_router(governance_router)
     app.include_router(taxii_router)
+    app.include_router(feeds_router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,14 +16,17 @@ import click
 import typer
 from sqlalchemy import Engine
 
-from shieldwall.cli import output
+from shieldwall.cli import formats_in, output
+from shieldwall.cli.feeds import feed_app
+from shieldwall.cli.taxii import taxii_app
 from shieldwall.config import Settings, get_settings
 from shieldwall.db.engine import make_engine, read_transaction, write_transaction
 from shieldwall.db.migrate import upgrade
 from shieldwall.errors import BadInput, ShieldwallError
+from shieldwall.formats.detect import Format
+from shieldwall.formats.service import FormatRequest, import_stream
 from shieldwall.intel import service as intel
-from shieldwall.intel.imports import ImportRequest, run_import
-from shieldwall.intel.ingest import ImportReport, Mode, iter_bundle
+from shieldwall.intel.ingest import ImportReport, Mode
 from shieldwall.members import bootstrap
 from shieldwall.members import service as members
 from shieldwall.members.model import Role, Tier
@@ -45,6 +47,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
 app.add_typer(group_app, name="group")
 app.add_typer(user_app, name="user")
+app.add_typer(taxii_app, name="taxii")
+app.add_typer(feed_app, name="feed")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -113,67 +117,98 @@ def demo(
 # --------------------------------------------------------------------------- intel
 
 
-def _input_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise BadInput(f"{path} does not exist", where=str(path))
-    return files
+def _input_files(arguments: list[str]) -> list[Path | str]:
+    return formats_in.input_items(arguments)
 
 
-def _import_one(engine: Engine, path: Path, request: ImportRequest) -> ImportReport:
+def _import_one(engine: Engine, path: Path, request: FormatRequest) -> ImportReport:
     settings = get_settings()
-    size = path.stat().st_size
     with path.open("rb") as stream:
-
-        def objects() -> Iterator[Any]:
-            return iter_bundle(stream)
-
         if not sys.stderr.isatty():
-            return run_import(engine, settings, request, objects, str(path))
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+            return import_stream(engine, settings, request, stream, str(path), name=path.name)
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=output.stderr
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            console=output.stderr,
         ) as progress:
-            task = progress.add_task(path.name, total=size)
-            return run_import(
+            task = progress.add_task(path.name, total=1.0)
+            return import_stream(
                 engine,
                 settings,
                 request,
-                objects,
+                stream,
                 str(path),
-                on_progress=lambda _: progress.update(task, completed=stream.tell()),
+                name=path.name,
+                on_progress=lambda done: progress.update(task, completed=done),
             )
+
+
+def _pull_one(engine: Engine, location: str, request: FormatRequest) -> list[ImportReport]:
+    from shieldwall.formats.misp_feed import pull_feed
+
+    feed = pull_feed(engine, get_settings(), request, location)
+    summary = feed.as_dict()
+    output.note(
+        f"feed {feed.feed}: {feed.listed} event(s) listed, {summary['fetched']} fetched, "
+        f"{feed.skipped} unchanged since the last pull"
+    )
+    for failure in feed.failed:
+        output.note(f"feed {feed.feed}: event {failure['event']} not imported: {failure['reason']}")
+    return feed.reports
 
 
 @app.command("import")
 def import_(
-    paths: Annotated[list[Path], typer.Argument(help="STIX 2.1 bundle files or directories.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Files, directories, MISP feed directories or feed URLs."),
+    ],
     org: Annotated[str, typer.Option(help="Organisation that owns what is imported.")],
     tlp: Annotated[str, typer.Option(help="TLP of objects without a TLP marking.")] = "amber",
-    distribution: Annotated[str, typer.Option(help="org, group:NAME, members or public.")] = "org",
+    distribution: Annotated[
+        str | None,
+        typer.Option(
+            help="org, group:NAME, members or public [default: a MISP event's own, else org]"
+        ),
+    ] = None,
+    format_: Annotated[
+        Format, typer.Option("--format", help="Input format; auto detects it from the content.")
+    ] = Format.AUTO,
+    csv_mapping: Annotated[
+        str | None,
+        typer.Option(help="CSV columns: COLUMN=KIND,... (KIND: ip, domain, url, sha256, ...)"),
+    ] = None,
+    skip_warninglisted: Annotated[
+        bool, typer.Option(help="Leave out of free text what the MISP warninglists flag.")
+    ] = False,
     strict: Annotated[
         bool, typer.Option("--strict/--lenient", help="Reject a whole file on one bad object.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Import STIX 2.1 bundles, one transaction per file, and print the import reports."""
+    """Import STIX 2.1/2.0, MISP events and feeds, CSV or free text; one transaction per input."""
     engine = _initialised_engine()
     with read_transaction(engine) as conn:
         principal = bootstrap.principal_for(conn, org, Role.ANALYST)
-    request = ImportRequest(
+    request = FormatRequest(
         principal=principal,
         owner=org,
         tlp=tlp,
         distribution=distribution,
         mode=Mode.STRICT if strict else Mode.LENIENT,
+        format=format_,
+        csv_mapping=csv_mapping,
+        skip_warninglisted=skip_warninglisted,
     )
-    reports = [_import_one(engine, path, request).as_dict() for path in _input_files(paths)]
+    reports: list[dict[str, Any]] = []
+    for item in _input_files(paths):
+        if isinstance(item, Path):
+            reports.append(_import_one(engine, item, request).as_dict())
+        else:
+            reports.extend(report.as_dict() for report in _pull_one(engine, item, request))
     if as_json:
         output.emit_json(reports)
         return
@@ -181,9 +216,7 @@ def import_(
     output.emit_table(reports, columns, "import reports")
     for report in reports:
         for rejection in report["rejections"]:
-            where = f"objects[{rejection['index']}]" + (
-                f".{rejection['field']}" if rejection["field"] else ""
-            )
+            where = formats_in.rejection_where(rejection)
             output.note(f"{report['source']}: {where}: {rejection['reason']}")
 
 
