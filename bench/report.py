@@ -34,11 +34,12 @@ def _measured(result: Result | None) -> bool:
     return result is not None and "objects_per_s" in result
 
 
-def stix2_ratio(results: Result) -> float | None:
+def stix2_ratio(results: Result, rate: str = "objects_per_s") -> float | None:
+    """Our SQLite ingest rate over the stix2 parse rate (by wall or by CPU time)."""
     ours, peer = results.get("sqlite"), results.get("stix2")
-    if not (_measured(ours) and _measured(peer)) or not peer["objects_per_s"]:
+    if ours is None or peer is None or not (_measured(ours) and _measured(peer)):
         return None
-    return float(ours["objects_per_s"] / peer["objects_per_s"])
+    return float(ours[rate] / peer[rate]) if peer[rate] else None
 
 
 def _status(passed: bool) -> str:
@@ -46,11 +47,17 @@ def _status(passed: bool) -> str:
 
 
 def verdicts(results: Result, count: int) -> list[Verdict]:
+    """PASS/MISS per target, each judged on the less favourable of wall and CPU time.
+
+    On a busy machine the wall-clock figure of one step and not of another can
+    be inflated, which can make a ratio look better than it is; requiring both
+    figures to pass keeps a PASS honest.
+    """
     found: list[Verdict] = []
     sqlite = results.get("sqlite")
     rate_target = f">= {TARGET_SQLITE_RATE:,} indicators/s into SQLite"
-    if _measured(sqlite):
-        rate = sqlite["objects_per_s"]
+    if sqlite is not None and _measured(sqlite):
+        rate = min(sqlite["objects_per_s"], sqlite["objects_per_cpu_s"])
         found.append(Verdict(rate_target, f"{rate:,.0f}/s", _status(rate >= TARGET_SQLITE_RATE)))
     else:
         found.append(Verdict(rate_target, "not measured", "n/a"))
@@ -68,7 +75,8 @@ def verdicts(results: Result, count: int) -> list[Verdict]:
                 _status(passed),
             )
         )
-    ratio = stix2_ratio(results)
+    ratios = [stix2_ratio(results, rate) for rate in ("objects_per_s", "objects_per_cpu_s")]
+    ratio = None if None in ratios else min(r for r in ratios if r is not None)
     ratio_target = f">= {TARGET_STIX2_RATIO:g}x the stix2 parse rate"
     if ratio is None:
         found.append(Verdict(ratio_target, "not measured", "n/a"))
@@ -128,7 +136,8 @@ def _row(label: str, result: Result | None) -> str:
     store = result.get("store_mb")
     return (
         f"  {label:<34} {result['objects']:>10,} {result['seconds']:>9.2f}"
-        f" {result['objects_per_s']:>12,.0f} {result['peak_rss_mb']:>10,.0f}"
+        f" {result['cpu_seconds']:>8.2f} {result['objects_per_s']:>12,.0f}"
+        f" {result['peak_rss_mb']:>10,.0f}"
         f" {f'{store:,.0f}' if store is not None else '-':>9}\n"
     )
 
@@ -160,7 +169,7 @@ def table(document: Result) -> str:
         f" bundle {bundle['mb']:,.0f} MiB\n"
         f"Python {host['python']} on {host['cpu']} ({host['cpus']} CPUs),"
         f" load average {host['load_average_1m_at_start']:.2f} at start\n\n"
-        f"  {'':<34} {'objects':>10} {'seconds':>9} {'objects/s':>12}"
+        f"  {'':<34} {'objects':>10} {'seconds':>9} {'CPU s':>8} {'objects/s':>12}"
         f" {'peak MiB':>10} {'store MiB':>9}\n"
     )
     for backend, label in BACKEND_LABELS.items():
@@ -174,7 +183,9 @@ def table(document: Result) -> str:
         text += _row(f"stix2 {version} parse (sample)", peer)
     ratio = stix2_ratio(results)
     if ratio is not None:
-        text += f"\n  shieldwall ingest (SQLite) / stix2 parse = {ratio:,.1f} x\n"
+        text += f"\n  shieldwall ingest (SQLite) / stix2 parse = {ratio:,.1f} x"
+        by_cpu = stix2_ratio(results, "objects_per_cpu_s")
+        text += f" (by CPU time: {by_cpu:,.1f} x)\n" if by_cpu else "\n"
     text += "\ntargets\n"
     for verdict in document["targets"]:
         text += f"  {verdict['target']:<48} {verdict['measured']:>30}  {verdict['status']}\n"
