@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from shieldwall.cli import formats_in, output
 from shieldwall.cli.feeds import feed_app
+from shieldwall.cli.governance import governance_app
 from shieldwall.cli.taxii import taxii_app
 from shieldwall.config import Settings, get_settings
 from shieldwall.db.engine import make_engine, read_transaction, write_transaction
@@ -49,6 +50,7 @@ app.add_typer(group_app, name="group")
 app.add_typer(user_app, name="user")
 app.add_typer(taxii_app, name="taxii")
 app.add_typer(feed_app, name="feed")
+app.add_typer(governance_app, name="governance")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
