@@ -1,0 +1,42 @@
+"""Decisions close on time with no one watching: the tick, and the app's clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from shieldwall.db.engine import write_transaction
+from shieldwall.governance.clock import ManualClock, SystemClock
+from shieldwall.governance.scheduler import tick
+from shieldwall.governance.settings import GovernanceSettings
+from tests.governance.conftest import PERIOD, START, Api
+
+
+def test_the_tick_closes_due_decisions_and_access_follows_without_a_governance_request(
+    api: Api, engine: Engine, clock: ManualClock, gov_settings: GovernanceSettings
+) -> None:
+    members_only = api.share("Sponsor A", "members", "192.0.2.99")
+    adopted = api.open_accession("Applicant")
+    rejected = api.open_accession("Outsider", sponsor="Sponsor B")
+    api.ok(api.vote("Host", rejected, "object", "no"))
+
+    clock.set(START + PERIOD - timedelta(microseconds=1))
+    with write_transaction(engine) as conn:
+        assert tick(conn, clock, gov_settings) == []
+    clock.set(START + PERIOD + timedelta(hours=3))
+    with write_transaction(engine) as conn:
+        assert tick(conn, clock, gov_settings) == [adopted, rejected]
+
+    # Only intel reads from here on: the tick alone changed the tier.
+    assert members_only in api.visible_ids("Applicant")
+    assert members_only not in api.visible_ids("Outsider")
+    closed = api.decision("Host", adopted)
+    assert closed["closed_at"] == (START + PERIOD).isoformat()  # the deadline, not the tick
+    with write_transaction(engine) as conn:
+        assert tick(conn, clock, gov_settings) == []
+
+
+def test_the_app_keeps_a_system_clock_unless_given_one(client: TestClient) -> None:
+    assert isinstance(getattr(client.app, "state").clock, SystemClock)  # noqa: B009
