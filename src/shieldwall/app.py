@@ -21,6 +21,7 @@ from shieldwall.deps import MaybePrincipal, SettingsDep
 from shieldwall.errors import PayloadTooLarge, ShieldwallError, Unauthorized
 from shieldwall.feeds.router import router as feeds_router
 from shieldwall.feeds.scheduler import start_feed_scheduler
+from shieldwall.formats.export.router import router as export_router
 from shieldwall.formats.router import router as formats_router
 from shieldwall.governance.router import router as governance_router
 from shieldwall.intel.router import router as intel_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(sharing_router)
     app.include_router(intel_router)
     app.include_router(formats_router)
+    app.include_router(export_router)
     app.include_router(governance_router)
     app.include_router(taxii_router)
     app.include_router(feeds_router)

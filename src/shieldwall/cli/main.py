@@ -17,6 +17,7 @@ import typer
 from sqlalchemy import Engine
 
 from shieldwall.cli import formats_in, output
+from shieldwall.cli.export import export_command
 from shieldwall.cli.feeds import feed_app
 from shieldwall.cli.governance import governance_app
 from shieldwall.cli.taxii import taxii_app
@@ -51,6 +52,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(taxii_app, name="taxii")
 app.add_typer(feed_app, name="feed")
 app.add_typer(governance_app, name="governance")
+app.command("export")(export_command)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

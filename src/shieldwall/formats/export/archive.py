@@ -1,0 +1,91 @@
+"""A sequence of streamed files as one zip or tar.gz stream (misp-feed over HTTP).
+
+zip entries are written with data descriptors, so a file of unknown size
+streams straight through; a tar header needs the size first, so each tar
+member is spooled to a temporary file before it is added. Either way the
+archive leaves memory flat.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+
+from shieldwall.formats.export.misp_feed import FeedFile
+
+_SPOOL_IN_MEMORY = 4 * 1024 * 1024
+
+
+class ArchiveKind(StrEnum):
+    ZIP = "zip"
+    TAR_GZ = "tar.gz"
+
+    @property
+    def media_type(self) -> str:
+        return "application/zip" if self is ArchiveKind.ZIP else "application/gzip"
+
+
+class _Drain(io.RawIOBase):
+    """A write-only file whose bytes are collected and handed out between writes."""
+
+    def __init__(self) -> None:
+        self.pending: list[bytes] = []
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.pending.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def take(self) -> bytes:
+        out, self.pending = b"".join(self.pending), []
+        return out
+
+
+def _zip(files: Iterable[FeedFile], folder: str) -> Iterator[bytes]:
+    drain = _Drain()
+    with zipfile.ZipFile(drain, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for feed_file in files:
+            info = zipfile.ZipInfo(f"{folder}/{feed_file.name}", time.gmtime()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as member:
+                for chunk in feed_file.chunks:
+                    member.write(chunk)
+                    if drain.position and len(drain.pending) > 16:
+                        yield drain.take()
+            yield drain.take()
+    yield drain.take()
+
+
+def _tar_gz(files: Iterable[FeedFile], folder: str) -> Iterator[bytes]:
+    drain = _Drain()
+    with tarfile.open(fileobj=drain, mode="w|gz") as archive:
+        for feed_file in files:
+            with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+                for chunk in feed_file.chunks:
+                    spool.write(chunk)
+                info = tarfile.TarInfo(f"{folder}/{feed_file.name}")
+                info.size = spool.tell()
+                info.mtime = int(time.time())
+                spool.seek(0)
+                archive.addfile(info, spool)
+            yield drain.take()
+    yield drain.take()
+
+
+def stream(
+    files: Iterable[FeedFile], kind: ArchiveKind, folder: str = "misp-feed"
+) -> Iterator[bytes]:
+    chunks = _zip(files, folder) if kind is ArchiveKind.ZIP else _tar_gz(files, folder)
+    return (chunk for chunk in chunks if chunk)

@@ -1,0 +1,40 @@
+"""Small pieces every format shares: TLP labels, timestamps, safe text."""
+
+from __future__ import annotations
+
+from calendar import timegm
+from functools import lru_cache
+
+from shieldwall.sharing.tlp import TLP
+
+#: TLP level (as stored) -> `TLP:AMBER` and `amber`, computed once.
+TLP_LABEL: dict[int, str] = {int(level): level.label for level in TLP}
+TLP_SLUG: dict[int, str] = {int(level): level.slug for level in TLP}
+
+
+@lru_cache(maxsize=65536)
+def epoch_seconds(version_key: str) -> int:
+    """Seconds since 1970 of a stored version key (`YYYY-MM-DDTHH:MM:SS.fffffffffZ`)."""
+    return timegm(
+        (
+            int(version_key[0:4]),
+            int(version_key[5:7]),
+            int(version_key[8:10]),
+            int(version_key[11:13]),
+            int(version_key[14:16]),
+            int(version_key[17:19]),
+            0,
+            0,
+            0,
+        )
+    )
+
+
+def stix_uuid(stix_id: str) -> str:
+    """The UUID part of a STIX identifier."""
+    return stix_id.partition("--")[2]
+
+
+def single_line(value: str) -> bool:
+    """Line-oriented formats cannot carry a value with a line break or a tab."""
+    return "\n" not in value and "\r" not in value and "\t" not in value

@@ -1,0 +1,262 @@
+"""Exports: validate a request up front, then stream the chosen format through the policy.
+
+`prepare()` checks everything a caller can get wrong (format, types, TLP,
+owner, sid base) before the first byte is written, so that a bad request is a
+clean 4xx rather than a broken stream. The `stream_*` functions open their own
+read transaction and read the store page by page (`repository`), so an export
+of any size runs in flat memory; they never commit.
+
+What each format reads:
+
+* stix21, misp, misp-feed: every visible latest object in scope (`types` are
+  STIX object types);
+* suricata, snort, zeek, txt: the observables of visible, unrevoked
+  indicators (detection content, MISP's `to_ids`), without warninglisted
+  values unless `include_warninglisted`; `types` are observable kinds;
+* csv: the observables of every visible, unrevoked object (indicators and
+  SCOs); warninglisted values are kept unless `include_warninglisted=False`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine
+
+from shieldwall.db.engine import read_transaction
+from shieldwall.errors import BadInput
+from shieldwall.formats.export import (
+    csv_rows,
+    misp,
+    misp_feed,
+    repository,
+    snort,
+    stix21,
+    suricata,
+    txt,
+    zeek,
+)
+from shieldwall.formats.export.misp_feed import FeedFile
+from shieldwall.formats.export.model import (
+    DETECTION_TYPES,
+    ExportFilters,
+    ExportFormat,
+    ValueRow,
+)
+from shieldwall.formats.export.repository import Scope
+from shieldwall.formats.export.rules import DEFAULT_SID_BASE, check_sid_base
+from shieldwall.intel.observables import KINDS
+from shieldwall.intel.service import Reader
+from shieldwall.members import service as members
+from shieldwall.sharing.tlp import TLP
+from shieldwall.warninglists import WarninglistIndex, default_index
+
+#: Objects (or values' objects) read per query.
+PAGE_SIZE = 5000
+_STIX_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,248}[a-z0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """A validated export request (see `prepare`)."""
+
+    format: ExportFormat
+    reader: Reader
+    filters: ExportFilters = field(default_factory=ExportFilters)
+    drop_warninglisted: bool = False
+    sid_base: int = DEFAULT_SID_BASE
+    page_size: int = PAGE_SIZE
+
+    @property
+    def caller(self) -> str:
+        return self.reader.principal.org_name or "anonymous"
+
+
+def parse_format(text: str) -> ExportFormat:
+    try:
+        return ExportFormat(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(f.value for f in ExportFormat)
+        raise BadInput(
+            f"unknown export format {text!r}; use one of {choices}", where="format"
+        ) from None
+
+
+def _types(export_format: ExportFormat, types: Iterable[str]) -> tuple[str, ...]:
+    wanted = tuple(dict.fromkeys(t.strip().lower() for t in types if t.strip()))
+    if export_format.is_value_format:
+        unknown = [t for t in wanted if t not in KINDS]
+        if unknown:
+            raise BadInput(
+                f"unknown observable type {unknown[0]!r} for {export_format}; "
+                f"use one of {', '.join(sorted(KINDS))}",
+                where="type",
+            )
+    else:
+        bad = [t for t in wanted if not _STIX_TYPE_RE.fullmatch(t)]
+        if bad:
+            raise BadInput(f"{bad[0]!r} is not a STIX object type", where="type")
+    return wanted
+
+
+def prepare(
+    conn: Connection,
+    reader: Reader,
+    export_format: str,
+    *,
+    types: Iterable[str] = (),
+    tlp: str | None = None,
+    owner: str | None = None,
+    added_since: datetime | None = None,
+    min_confidence: int | None = None,
+    include_warninglisted: bool | None = None,
+    sid_base: int | None = None,
+    single_txt_type: bool = False,
+) -> ExportRequest:
+    """Checks an export request; raises BadInput/NotFound before anything is written.
+
+    `single_txt_type`: a txt export is one list (the API's case), so it needs
+    exactly one type; the CLI writes one file per type instead.
+    """
+    chosen = parse_format(export_format)
+    if added_since is not None and added_since.tzinfo is None:
+        raise BadInput(
+            "added_since needs a timezone, e.g. 2024-01-31T00:00:00Z", where="added_since"
+        )
+    if min_confidence is not None and not 0 <= min_confidence <= 100:
+        raise BadInput("min_confidence must be between 0 and 100", where="min_confidence")
+    wanted = _types(chosen, types)
+    if single_txt_type and chosen is ExportFormat.TXT and len(wanted) != 1:
+        raise BadInput(
+            "a txt export is one list of one type: pass exactly one type, e.g. type=ipv4",
+            where="type",
+        )
+    filters = ExportFilters(
+        types=wanted,
+        tlp_at_most=TLP.parse(tlp) if tlp else None,
+        owner_org_id=members.org_named(conn, owner)["id"] if owner else None,
+        added_since=added_since,
+        min_confidence=min_confidence,
+    )
+    drop = (
+        chosen.drops_warninglisted if include_warninglisted is None else not include_warninglisted
+    )
+    return ExportRequest(
+        format=chosen,
+        reader=reader,
+        filters=filters,
+        drop_warninglisted=drop and chosen.is_value_format,
+        sid_base=check_sid_base(sid_base if sid_base is not None else DEFAULT_SID_BASE),
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _scope(request: ExportRequest, object_types: tuple[str, ...], kinds: tuple[str, ...]) -> Scope:
+    return Scope(
+        principal=request.reader.principal,
+        filters=request.filters,
+        object_types=object_types,
+        kinds=kinds,
+        include_revoked=not request.format.is_value_format,
+        anonymous_public=request.reader.anonymous_public,
+    )
+
+
+def value_scope(request: ExportRequest) -> Scope:
+    object_types = () if request.format is ExportFormat.CSV else DETECTION_TYPES
+    return _scope(request, object_types, request.filters.types)
+
+
+def object_scope(request: ExportRequest) -> Scope:
+    return _scope(request, request.filters.types, ())
+
+
+def _without_warninglisted(
+    pages: Iterable[list[ValueRow]], index: WarninglistIndex
+) -> Iterator[list[ValueRow]]:
+    listed = index.is_listed
+    for page in pages:
+        yield [row for row in page if not listed(row.kind, row.value)]
+
+
+def _value_pages(
+    conn: Connection, request: ExportRequest, *, with_data: bool
+) -> Iterator[list[ValueRow]]:
+    pages = repository.value_pages(
+        conn, value_scope(request), page_size=request.page_size, with_data=with_data
+    )
+    if request.drop_warninglisted:
+        return _without_warninglisted(pages, default_index())
+    return pages
+
+
+# --------------------------------------------------------------------------- streams
+
+
+def _in_transaction(
+    engine: Engine, body: Callable[[Connection], Iterator[bytes]]
+) -> Iterator[bytes]:
+    with read_transaction(engine) as conn:
+        yield from body(conn)
+
+
+def stream(engine: Engine, request: ExportRequest) -> Iterator[bytes]:
+    """The export as one byte stream (every format but misp-feed)."""
+    chosen = request.format
+    if chosen is ExportFormat.MISP_FEED:
+        raise BadInput("misp-feed is a directory: use stream_feed", where="format")
+
+    def body(conn: Connection) -> Iterator[bytes]:
+        if chosen is ExportFormat.STIX21:
+            objects = repository.object_pages(
+                conn, object_scope(request), page_size=request.page_size, with_observables=False
+            )
+            return stix21.write(objects)
+        if chosen is ExportFormat.MISP:
+            return misp.write(conn, object_scope(request), request.caller, request.page_size)
+        pages = _value_pages(conn, request, with_data=chosen is ExportFormat.CSV)
+        if chosen is ExportFormat.SURICATA:
+            return suricata.write(pages, request.sid_base)
+        if chosen is ExportFormat.SNORT:
+            return snort.write(pages, request.sid_base)
+        if chosen is ExportFormat.ZEEK:
+            return zeek.write(pages)
+        if chosen is ExportFormat.CSV:
+            return csv_rows.write(pages)
+        return txt.write(pages)
+
+    return _in_transaction(engine, body)
+
+
+def stream_txt_by_kind(engine: Engine, request: ExportRequest) -> Iterator[tuple[str, bytes]]:
+    """txt for every type at once: (kind, lines) chunks, for one file per type."""
+    with read_transaction(engine) as conn:
+        yield from txt.write_by_kind(_value_pages(conn, request, with_data=False))
+
+
+def stream_feed(engine: Engine, request: ExportRequest) -> Iterator[FeedFile]:
+    """The misp-feed files, each streamed: events, then `hashes.csv` and `manifest.json`."""
+    with read_transaction(engine) as conn:
+        yield from misp_feed.files(conn, object_scope(request), request.caller, request.page_size)
+
+
+def hash_list_requests(request: ExportRequest) -> list[tuple[str, ExportRequest]]:
+    """The txt exports that fill Suricata's hash list files (same filters as the rules)."""
+    wanted = request.filters.types or tuple(suricata.HASH_KEYWORDS)
+    return [
+        (
+            suricata.list_file(kind),
+            replace(
+                request,
+                format=ExportFormat.TXT,
+                filters=replace(request.filters, types=(kind,)),
+            ),
+        )
+        for kind in suricata.HASH_KEYWORDS
+        if kind in wanted
+    ]
