@@ -66,7 +66,8 @@ def test_every_misp_shape_imports_the_same_event(
     engine: Engine, coalition: Coalition, shape: Any
 ) -> None:
     report = import_bytes(engine, shape(event()))
-    assert report.committed and not report.rejected
+    assert report.committed
+    assert not report.rejected
     objects = stored(engine)
     assert objects[f"report--{EVENT_UUID}"]["name"] == "Test event"
     assert objects["indicator--00000000-0000-4000-8000-000000000001"]["pattern"] == (
@@ -140,7 +141,8 @@ MAPPING = [
         "indicator",
         (
             "pattern",
-            "[file:name = 'a.exe' AND file:hashes.'SHA-1' = 'da39a3ee5e6b4b0d3255bfef95601890afd80709']",
+            "[file:name = 'a.exe' AND "
+            "file:hashes.'SHA-1' = 'da39a3ee5e6b4b0d3255bfef95601890afd80709']",
         ),
     ),
     ("mutex", "Global\\x", False, "mutex", ("name", "Global\\x")),
@@ -165,7 +167,8 @@ MAPPING = [
         "indicator",
         (
             "pattern",
-            "[domain-name:value = 'evil.example' AND domain-name:resolves_to_refs[*].value = '198.51.100.1']",
+            "[domain-name:value = 'evil.example' AND "
+            "domain-name:resolves_to_refs[*].value = '198.51.100.1']",
         ),
     ),
     (
@@ -234,9 +237,11 @@ def test_unmappable_attribute_is_listed_with_its_place_and_the_rest_imports(
     assert report.committed
     [rejection] = report.rejected
     assert rejection.field == f"Event[{EVENT_UUID}].Attribute[2].value"
-    assert reason in rejection.reason and bad["uuid"] in rejection.reason
+    assert reason in rejection.reason
+    assert bad["uuid"] in rejection.reason
     # identity + 2 attributes + report imported; the refused attribute counted too.
-    assert report.objects == 5 and report.created == 4
+    assert report.objects == 5
+    assert report.created == 4
 
 
 def test_strict_mode_refuses_the_whole_event_on_an_unmappable_attribute(
@@ -337,4 +342,6 @@ def test_importing_the_same_event_again_changes_nothing(
 ) -> None:
     import_bytes(engine, event())
     again = import_bytes(engine, copy.deepcopy(event()))
-    assert again.created == 0 and again.new_versions == 0 and again.unchanged == again.objects
+    assert again.created == 0
+    assert again.new_versions == 0
+    assert again.unchanged == again.objects
