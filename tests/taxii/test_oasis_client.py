@@ -49,9 +49,7 @@ def _envelope(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return {"objects": objects}
 
 
-def test_add_page_manifest_versions_get_and_delete(
-    live_server: str, coalition: Coalition, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_add_page_manifest_versions_get_and_delete(live_server: str, coalition: Coalition) -> None:
     sponsor = _collections(live_server, coalition, "Sponsor A")
     group = sponsor["Group ics"]
     objects = [indicator(f"198.51.100.{i}") for i in range(25)]

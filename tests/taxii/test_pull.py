@@ -19,7 +19,7 @@ from shieldwall.errors import NotFound
 from shieldwall.taxii.client import Credentials, RemoteError, RetryPolicy, TaxiiClient
 from shieldwall.taxii.pull import PullTarget, pull_collection
 from tests.factories import Coalition, indicator
-from tests.taxii.conftest import (
+from tests.taxii.servers import (
     MEDALLION_COLLECTION,
     MEDALLION_USER,
     medallion_data,
