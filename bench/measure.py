@@ -100,8 +100,9 @@ class WriteLockClock:
             self.seconds += time.perf_counter() - self._started
 
 
-def ingest_into(store: Store, bundle: Path, batch_size: int) -> Result:
-    options = IngestOptions(
+def ingest_options(store: Store, batch_size: int) -> IngestOptions:
+    """What `shieldwall import --org HOST` would use: the CLI's defaults."""
+    return IngestOptions(
         principal=store.principal,
         owner_org_id=store.principal.org_id,
         default_tlp=TLP.AMBER,
@@ -109,6 +110,10 @@ def ingest_into(store: Store, bundle: Path, batch_size: int) -> Result:
         mode=Mode.LENIENT,
         batch_size=batch_size,
     )
+
+
+def ingest_into(store: Store, bundle: Path, batch_size: int) -> Result:
+    options = ingest_options(store, batch_size)
     rss_before = peak_rss_mb()
     with Stopwatch() as watch, WriteLockClock(store.engine) as lock, bundle.open("rb") as stream:
         report = ingest_bundle(store.engine, stream, options, source=bundle.name)

@@ -134,11 +134,13 @@ def _row(label: str, result: Result | None) -> str:
     if "skipped" in result or "error" in result:
         return f"  {label:<34} {result.get('skipped') or result.get('error')}\n"
     store = result.get("store_mb")
+    rejected = result.get("rejected")
+    warning = f"  ({rejected:,} REJECTED)" if rejected else ""
     return (
         f"  {label:<34} {result['objects']:>10,} {result['seconds']:>9.2f}"
         f" {result['cpu_seconds']:>8.2f} {result['objects_per_s']:>12,.0f}"
         f" {result['peak_rss_mb']:>10,.0f}"
-        f" {f'{store:,.0f}' if store is not None else '-':>9}\n"
+        f" {f'{store:,.0f}' if store is not None else '-':>9}{warning}\n"
     )
 
 
