@@ -15,7 +15,6 @@ from shieldwall.deps import CurrentPrincipal, EngineDep, SettingsDep
 from shieldwall.formats.detect import Format
 from shieldwall.formats.service import FormatRequest, import_stream
 from shieldwall.intel.ingest import Mode
-# The bundle endpoint's spooling (size limit, spill to disk), shared rather than copied.
 from shieldwall.intel.router import _spool_body as spool_body
 
 router = APIRouter(prefix="/api/v1", tags=["formats"])
@@ -48,6 +47,7 @@ async def post_import(
         bool, Query(description="free text: leave out what the MISP warninglists flag")
     ] = False,
 ) -> dict[str, Any]:
+    # The bundle endpoint's spooling (size limit, spill to disk), shared rather than copied.
     body = await spool_body(request, settings)
     try:
         format_request = FormatRequest(
