@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from sqlalchemy import Engine
 
@@ -399,25 +398,15 @@ def user_list(as_json: JsonOption = False) -> None:
 
 
 def run() -> None:
-    """Entry point: maps every failure to a one-line message and an exit code."""
+    """Entry point: maps every failure to a one-line message and an exit code.
+
+    Usage errors are click's own (standalone mode): its message and exit code 2.
+    """
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.exceptions.Abort:
-        output.note("aborted")
-        sys.exit(1)
-    except click.UsageError as exc:
-        output.note(f"usage error: {exc.format_message()}")
-        sys.exit(2)
+        app()
     except ShieldwallError as exc:
         output.note(f"error: {exc.one_line()}")
         sys.exit(exc.exit_code)
-    except (OSError, ValueError) as exc:
-        if os.environ.get("SHIELDWALL_DEBUG"):
-            raise
-        output.note(f"error: {exc}")
-        sys.exit(1)
     except Exception as exc:
         if os.environ.get("SHIELDWALL_DEBUG"):
             raise

@@ -153,7 +153,8 @@ def iter_bundle(stream: IO[bytes]) -> Iterator[Any]:
         for index, obj in enumerate(ijson.items(stream, prefix, use_float=True)):  # noqa: B007
             yield obj
     except ijson.JSONError as exc:
-        raise BadInput(f"invalid JSON after object {index}: {exc}", where="body") from None
+        place = f"after object {index}" if index >= 0 else "before the first object"
+        raise BadInput(f"invalid JSON {place}: {exc}", where="body") from None
 
 
 # --------------------------------------------------------------------------- ingest
@@ -188,6 +189,13 @@ def _observables_of(obj: dict[str, Any], stix_type: str) -> list[Observable]:
     if stix_type in SCO_TYPES:
         return from_sco(obj)
     return []
+
+
+def _tlp_or_none(name: str | None) -> TLP | None:
+    try:
+        return TLP.parse(name) if name else None
+    except BadInput:
+        return None
 
 
 @dataclass(slots=True)
@@ -341,8 +349,11 @@ class Ingestor:
         unresolved = {
             ref for p in self.waiting for ref in p.tlp_refs if ref not in self.marking_tlp
         }
-        for ref in repository.visible_marking_ids(self.conn, self.options.principal, unresolved):
-            self.marking_tlp[ref] = None
+        stored = repository.visible_markings(self.conn, self.options.principal, unresolved)
+        for ref, definition in stored.items():
+            # A TLP definition of its own, stored by an earlier import, still marks TLP.
+            tlp_name = marking_tlp_name(orjson.loads(definition))
+            self.marking_tlp[ref] = _tlp_or_none(tlp_name)
         for prepared in sorted(self.waiting, key=lambda p: p.index):
             missing = [ref for ref in prepared.tlp_refs if ref not in self.marking_tlp]
             if missing:

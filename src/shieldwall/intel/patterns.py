@@ -38,9 +38,12 @@ def _path_spellings(path: str) -> list[str]:
 
 _SPELLINGS = frozenset(spelling for path in PATH_KINDS for spelling in _path_spellings(path))
 _PATH = "|".join(re.escape(spelling) for spelling in sorted(_SPELLINGS, key=len, reverse=True))
+#: Whitespace both grammars agree on (Python's \s also takes \x1c-\x1f, STIX's does not).
+_WS = r"[ \t\r\n\x0b\x0c]"
+_WS_CHARS = " \t\r\n\x0b\x0c"
 _LITERAL = r"'((?:[^'\\]|\\['\\])*)'"
-_COMPARISON = rf"({_PATH})\s*=\s*{_LITERAL}"
-_SIMPLE = re.compile(rf"\[\s*{_COMPARISON}(?:\s+OR\s+{_COMPARISON})*\s*\]")
+_COMPARISON = rf"({_PATH}){_WS}*={_WS}*{_LITERAL}"
+_SIMPLE = re.compile(rf"\[{_WS}*{_COMPARISON}(?:{_WS}+OR{_WS}+{_COMPARISON})*{_WS}*\]")
 _COMPARISON_RE = re.compile(_COMPARISON)
 # The commonest pattern of all, one comparison, is matched by a cheap expression
 # and its path checked against the accepted spellings (a third of the cost of
@@ -63,7 +66,7 @@ def fast_comparisons(pattern: str) -> list[tuple[str, str]] | None:
     single = _SINGLE_RE.fullmatch(pattern)
     if single is not None and single.group(1) in _SPELLINGS:
         return [(_canonical_path(single.group(1)), _unescape(single.group(2)))]
-    text = pattern.strip()
+    text = pattern.strip(_WS_CHARS)
     if not _SIMPLE.fullmatch(text):
         return None
     return [
@@ -89,6 +92,15 @@ def slow_comparisons(pattern: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _kind_of(path: str) -> str | None:
+    """The observable kind of a path; hash names in any case (`hashes.md5` is common)."""
+    kind = PATH_KINDS.get(path)
+    if kind is None and (".hashes." in path or ":hashes." in path):
+        head, _, algo = path.rpartition(".")
+        kind = PATH_KINDS.get(f"{head}.{algo.upper()}")
+    return kind
+
+
 def pattern_observables(pattern: str) -> list[Observable]:
     """Normalised observables of a STIX pattern; raises PatternError if invalid."""
     pairs = fast_comparisons(pattern)
@@ -96,7 +108,7 @@ def pattern_observables(pattern: str) -> list[Observable]:
         pairs = slow_comparisons(pattern)
     found: list[Observable] = []
     for path, value in pairs:
-        kind = PATH_KINDS.get(path)
+        kind = _kind_of(path)
         item = normalise(kind, value) if kind else None
         if item and item not in found:
             found.append(item)

@@ -157,16 +157,17 @@ def demote_versions(conn: Connection, owner_org_id: int, keys: Sequence[tuple[st
     conn.execute(statement, [{"sid": sid, "vk": vk} for sid, vk in keys])
 
 
-def visible_marking_ids(conn: Connection, principal: Principal, ids: Iterable[str]) -> set[str]:
+def visible_markings(conn: Connection, principal: Principal, ids: Iterable[str]) -> dict[str, str]:
+    """Stored marking definitions the principal may see: id -> JSON."""
     wanted = sorted(set(ids))
     if not wanted:
-        return set()
-    query = select(stix_objects.c.stix_id).where(
+        return {}
+    query = select(stix_objects.c.stix_id, stix_objects.c.data).where(
         stix_objects.c.type == "marking-definition",
         stix_objects.c.stix_id.in_(wanted),
         visible(principal),
     )
-    return set(conn.execute(query).scalars())
+    return {str(row.stix_id): str(row.data) for row in conn.execute(query)}
 
 
 _OBJECT_COLUMNS = (
