@@ -4,7 +4,7 @@
 6,000 patterns/s on this machine (measured: 1,000 `[ipv4-addr:value = '...']`
 in 0.16 s), which would cap ingest far below its target. Almost every
 indicator in the wild is one bracketed observation of `path = 'literal'`
-comparisons joined by OR; those are recognised here with one regular
+comparisons joined by OR or AND; those are recognised here with one regular
 expression. Anything else goes to `stix2-patterns`. A property test proves the
 two agree on every pattern the fast path accepts.
 """
@@ -43,7 +43,8 @@ _WS = r"[ \t\r\n\x0b\x0c]"
 _WS_CHARS = " \t\r\n\x0b\x0c"
 _LITERAL = r"'((?:[^'\\]|\\['\\])*)'"
 _COMPARISON = rf"({_PATH}){_WS}*={_WS}*{_LITERAL}"
-_SIMPLE = re.compile(rf"\[{_WS}*{_COMPARISON}(?:{_WS}+OR{_WS}+{_COMPARISON})*{_WS}*\]")
+# AND joins are as common as OR in MISP-made patterns (`filename|sha1` and the like).
+_SIMPLE = re.compile(rf"\[{_WS}*{_COMPARISON}(?:{_WS}+(?:OR|AND){_WS}+{_COMPARISON})*{_WS}*\]")
 _COMPARISON_RE = re.compile(_COMPARISON)
 # The commonest pattern of all, one comparison, is matched by a cheap expression
 # and its path checked against the accepted spellings (a third of the cost of
