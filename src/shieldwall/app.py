@@ -25,11 +25,14 @@ from shieldwall.formats.export.router import router as export_router
 from shieldwall.formats.router import router as formats_router
 from shieldwall.governance.router import router as governance_router
 from shieldwall.intel.router import router as intel_router
+from shieldwall.match.router import router as match_router
+from shieldwall.match.service import start_match_index
 from shieldwall.members.model import Tier
 from shieldwall.members.router import router as members_router
 from shieldwall.metrics import Metrics, MetricsMiddleware
 from shieldwall.sharing.router import router as sharing_router
 from shieldwall.taxii.router import router as taxii_router
+from shieldwall.web.mount import install as install_web
 
 log = logging.getLogger("shieldwall")
 
@@ -131,6 +134,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop_feeds = start_feed_scheduler(engine, settings)
+        _.state.match_index = start_match_index(engine)
         yield
         stop_feeds()
 
@@ -153,6 +157,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(governance_router)
     app.include_router(taxii_router)
     app.include_router(feeds_router)
+    install_web(app)
+    app.include_router(match_router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
