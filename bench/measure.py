@@ -45,19 +45,29 @@ class Stopwatch:
     """Wall-clock and CPU seconds of this process over a `with` block.
 
     Wall time is what the targets are about; CPU time is the check on it when
-    other work shares the machine, since it only counts while we run.
+    other work shares the machine, since it only counts while we run. The
+    context switches tell the rest of the gap apart: voluntary ones are waits
+    (disk, the database server), involuntary ones are other work taking the CPU.
     """
 
     def __init__(self) -> None:
         self.wall = self.cpu = 0.0
+        self.usage: Result = {}
 
     def __enter__(self) -> Stopwatch:
+        self._usage_started = resource.getrusage(resource.RUSAGE_SELF)
         self._wall_started, self._cpu_started = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.wall = time.perf_counter() - self._wall_started
         self.cpu = time.process_time() - self._cpu_started
+        started, ended = self._usage_started, resource.getrusage(resource.RUSAGE_SELF)
+        self.usage = {
+            "voluntary_switches": ended.ru_nvcsw - started.ru_nvcsw,
+            "involuntary_switches": ended.ru_nivcsw - started.ru_nivcsw,
+            "written_mb": (ended.ru_oublock - started.ru_oublock) * 512 / 2**20,
+        }
 
     def figures(self, count: int, lock_wait: float = 0.0) -> Result:
         wall = self.wall - lock_wait
@@ -66,6 +76,7 @@ class Stopwatch:
             "cpu_seconds": self.cpu,
             "objects_per_s": _rate(count, wall),
             "objects_per_cpu_s": _rate(count, self.cpu),
+            **self.usage,
         }
 
 
