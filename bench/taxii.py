@@ -322,10 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,16", help="comma-separated client counts")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--medallion-pages",
+        "--medallion-objects",
         type=int,
-        default=None,
-        help="pages each medallion client walks at most (default: all)",
+        default=1500,
+        help="objects medallion serves (its first page is quadratic in this)",
     )
     parser.add_argument("--skip-medallion", action="store_true")
     args = parser.parse_args(argv)
@@ -341,12 +341,14 @@ def main(argv: list[str] | None = None) -> int:
             walk(make_client, args.page, 2)  # warm the page cache
             for clients in counts:
                 results.append(measure("shieldwall", make_client, clients, args.page, None))
+                print(results[-1], file=sys.stderr)
         if not args.skip_medallion:
             print("loading medallion (memory backend) ...", file=sys.stderr)
             served = objects[: args.medallion_objects]
             with medallion_server(directory, served, args.page) as make_client:
                 for clients in counts:
                     results.append(measure("medallion", make_client, clients, args.page, None))
+                    print(results[-1], file=sys.stderr)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     print(

@@ -14,31 +14,34 @@ from shieldwall.feeds.schemas import FeedCreate, FeedUpdate
 
 router = APIRouter(prefix="/api/v1/feeds", tags=["feeds"])
 
+# The caller comes before the connection (see taxii.router): one pooled
+# connection per request at a time.
+
 
 @router.get("", summary="Feeds the caller manages, with last run, last error and counts")
-def list_feeds(conn: ReadConn, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def list_feeds(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, Any]]:
     return service.list_feeds(conn, principal)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Configure a feed")
-def create_feed(body: FeedCreate, conn: WriteConn, principal: CurrentPrincipal) -> dict[str, Any]:
+def create_feed(body: FeedCreate, principal: CurrentPrincipal, conn: WriteConn) -> dict[str, Any]:
     return service.create_feed(conn, principal, body)
 
 
 @router.get("/{name}", summary="One feed")
-def get_feed(name: str, conn: ReadConn, principal: CurrentPrincipal) -> dict[str, Any]:
+def get_feed(name: str, principal: CurrentPrincipal, conn: ReadConn) -> dict[str, Any]:
     return service.feed_view(service.manageable_feed(conn, principal, name))
 
 
 @router.patch("/{name}", summary="Enable, disable or reschedule a feed")
 def update_feed(
-    name: str, body: FeedUpdate, conn: WriteConn, principal: CurrentPrincipal
+    name: str, body: FeedUpdate, principal: CurrentPrincipal, conn: WriteConn
 ) -> dict[str, Any]:
     return service.update_feed(conn, principal, name, body)
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a feed")
-def delete_feed(name: str, conn: WriteConn, principal: CurrentPrincipal) -> None:
+def delete_feed(name: str, principal: CurrentPrincipal, conn: WriteConn) -> None:
     service.delete_feed(conn, principal, name)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
     RowMapping,
     and_,
     delete,
@@ -35,8 +36,11 @@ from shieldwall.taxii.tables import taxii_cursors, taxii_status
 _OBJECTS = stix_objects.c
 
 Columns = tuple[KeyedColumnElement[Any], ...]
-#: What each kind of page reads: object pages need only the stored JSON.
-OBJECT_COLUMNS: Columns = (_OBJECTS.pk, _OBJECTS.added_at, _OBJECTS.data)
+#: A row of a page (its columns depend on the kind of page).
+PageRow = Row[*tuple[Any, ...]]
+#: What each kind of page reads: object pages need only the stored JSON (the
+#: dates of their first and last rows come from `added_at_of`).
+OBJECT_COLUMNS: Columns = (_OBJECTS.pk, _OBJECTS.data)
 MANIFEST_COLUMNS: Columns = (
     _OBJECTS.pk,
     _OBJECTS.stix_id,
@@ -91,7 +95,7 @@ def page(
     after_pk: int,
     upper_pk: int,
     limit: int,
-) -> list[RowMapping]:
+) -> Sequence[PageRow]:
     """One page of rows in commit (date added) order, `limit` at most."""
     statement = (
         select(*columns)
@@ -106,7 +110,12 @@ def page(
         statement = statement.where(_OBJECTS.stix_id.in_(query.ids))
     if query.types:
         statement = statement.where(_OBJECTS.type.in_(query.types))
-    return list(conn.execute(statement).mappings())
+    return conn.execute(statement).all()
+
+
+def added_at_of(conn: Connection, pks: Sequence[int]) -> dict[int, datetime]:
+    query = select(_OBJECTS.pk, _OBJECTS.added_at).where(_OBJECTS.pk.in_(pks))
+    return {int(row.pk): row.added_at for row in conn.execute(query)}
 
 
 def matching_versions(

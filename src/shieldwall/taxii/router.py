@@ -81,6 +81,11 @@ class TaxiiRoute(APIRoute):
 
 router = APIRouter(prefix="/taxii2", tags=["taxii"], route_class=TaxiiRoute)
 
+# Handlers name the caller before the connection: FastAPI resolves dependencies
+# in that order, so authentication's short transaction has ended before the
+# request's own connection is taken. The other order holds two pooled
+# connections per request, and concurrent requests exhaust the pool.
+
 
 # --------------------------------------------------------------------------- dependencies
 
@@ -178,7 +183,7 @@ def get_api_root(api_root: str, _: TaxiiReader, settings: SettingsDep) -> Respon
 
 
 @router.get("/{api_root}/collections/", summary="The collections the caller may read")
-def get_collections(api_root: str, conn: ReadConn, reader: TaxiiReader) -> Response:
+def get_collections(api_root: str, reader: TaxiiReader, conn: ReadConn) -> Response:
     service.require_api_root(api_root)
     found = service.collections_for(conn, reader)
     return _taxii({"collections": [collection.resource() for collection in found]})
@@ -186,7 +191,7 @@ def get_collections(api_root: str, conn: ReadConn, reader: TaxiiReader) -> Respo
 
 @router.get("/{api_root}/collections/{collection_id}/", summary="One collection")
 def get_collection(
-    api_root: str, collection_id: str, conn: ReadConn, reader: TaxiiReader
+    api_root: str, collection_id: str, reader: TaxiiReader, conn: ReadConn
 ) -> Response:
     service.require_api_root(api_root)
     return _taxii(service.find_collection(conn, reader, collection_id).resource())
@@ -199,8 +204,8 @@ def get_collection(
 def get_objects(
     api_root: str,
     collection_id: str,
-    conn: ReadConn,
     reader: TaxiiReader,
+    conn: ReadConn,
     settings: SettingsDep,
     query: FilterQuery,
     next_token: NextToken = None,
@@ -257,8 +262,8 @@ def get_object(
     api_root: str,
     collection_id: str,
     object_id: str,
-    conn: ReadConn,
     reader: TaxiiReader,
+    conn: ReadConn,
     settings: SettingsDep,
     query: FilterQuery,
     next_token: NextToken = None,
@@ -280,8 +285,8 @@ def delete_object(
     api_root: str,
     collection_id: str,
     object_id: str,
-    conn: WriteConn,
     principal: TaxiiWriter,
+    conn: WriteConn,
     settings: SettingsDep,
     match_version: Annotated[MatchValues, Query(alias="match[version]")] = None,
     match_spec_version: Annotated[MatchValues, Query(alias="match[spec_version]")] = None,
@@ -304,8 +309,8 @@ def get_versions(
     api_root: str,
     collection_id: str,
     object_id: str,
-    conn: ReadConn,
     reader: TaxiiReader,
+    conn: ReadConn,
     settings: SettingsDep,
     query: FilterQuery,
     next_token: NextToken = None,
@@ -326,8 +331,8 @@ def get_versions(
 def get_manifest(
     api_root: str,
     collection_id: str,
-    conn: ReadConn,
     reader: TaxiiReader,
+    conn: ReadConn,
     settings: SettingsDep,
     query: FilterQuery,
     next_token: NextToken = None,
@@ -342,6 +347,6 @@ def get_manifest(
 
 
 @router.get("/{api_root}/status/{status_id}/", summary="Status of an add-objects request")
-def get_status(api_root: str, status_id: str, conn: ReadConn, principal: TaxiiWriter) -> Response:
+def get_status(api_root: str, status_id: str, principal: TaxiiWriter, conn: ReadConn) -> Response:
     service.require_api_root(api_root)
     return _taxii(submissions.get_status(conn, principal, status_id))

@@ -12,12 +12,13 @@ is not entitled to is answered exactly as one that does not exist.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, RowMapping
+from sqlalchemy import ColumnElement, Connection
 
 from shieldwall.errors import Forbidden, NotFound
 from shieldwall.intel import repository as intel_repository
@@ -158,16 +159,19 @@ def require_writable(collection: Collection) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    rows: list[RowMapping]
+    rows: Sequence[repository.PageRow]
     more: bool
     next: str | None
+    #: Date added of the first and last rows (None on an empty page).
+    added_first: datetime | None = None
+    added_last: datetime | None = None
 
     def headers(self) -> dict[str, str]:
-        if not self.rows:
+        if self.added_first is None or self.added_last is None:
             return {}
         return {
-            "X-TAXII-Date-Added-First": format_timestamp(self.rows[0]["added_at"]),
-            "X-TAXII-Date-Added-Last": format_timestamp(self.rows[-1]["added_at"]),
+            "X-TAXII-Date-Added-First": format_timestamp(self.added_first),
+            "X-TAXII-Date-Added-Last": format_timestamp(self.added_last),
         }
 
     def head(self) -> dict[str, Any]:
@@ -201,8 +205,11 @@ def _page(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    following = Cursor(rows[-1]["pk"], cursor.upper_pk).encode() if more else None
-    return Page(rows, more, following)
+    if not rows:
+        return Page(rows, False, None)
+    following = Cursor(rows[-1].pk, cursor.upper_pk).encode() if more else None
+    added = repository.added_at_of(conn, [rows[0].pk, rows[-1].pk])
+    return Page(rows, more, following, added[rows[0].pk], added[rows[-1].pk])
 
 
 def objects_page(
@@ -269,16 +276,16 @@ def _version_of(data: str, added_at: datetime) -> str:
 def render_objects(page: Page) -> bytes:
     """The envelope, spliced from the stored JSON without decoding it."""
     head = orjson.dumps(page.head())[:-1]
-    body = ",".join(row["data"] for row in page.rows)
+    body = ",".join(row.data for row in page.rows)
     return head + b',"objects":[' + body.encode() + b"]}"
 
 
 def render_manifest(page: Page) -> bytes:
     entries = [
         {
-            "id": row["stix_id"],
-            "date_added": format_timestamp(row["added_at"]),
-            "version": _version_of(row["data"], row["added_at"]),
+            "id": row.stix_id,
+            "date_added": format_timestamp(row.added_at),
+            "version": _version_of(row.data, row.added_at),
             "media_type": STIX_MEDIA_TYPE,
         }
         for row in page.rows
@@ -287,7 +294,7 @@ def render_manifest(page: Page) -> bytes:
 
 
 def render_versions(page: Page) -> bytes:
-    versions = [_version_of(row["data"], row["added_at"]) for row in page.rows]
+    versions = [_version_of(row.data, row.added_at) for row in page.rows]
     return orjson.dumps({**page.head(), "versions": versions})
 
 
