@@ -28,4 +28,5 @@ def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: st
 
 
 def note(message: str) -> None:
-    stderr.print(message, highlight=False)
+    # soft_wrap: a message stays one line whatever the width (scripts grep it).
+    stderr.print(message, highlight=False, soft_wrap=True)
