@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shieldwall import __version__
 from shieldwall.config import Settings, get_settings
+from shieldwall.correlate.router import router as correlate_router
 from shieldwall.db.engine import make_engine, read_transaction
 from shieldwall.deps import MaybePrincipal, SettingsDep
 from shieldwall.errors import PayloadTooLarge, ShieldwallError, Unauthorized
@@ -31,6 +32,7 @@ from shieldwall.members.model import Tier
 from shieldwall.members.router import router as members_router
 from shieldwall.metrics import Metrics, MetricsMiddleware
 from shieldwall.sharing.router import router as sharing_router
+from shieldwall.sightings.router import router as sightings_router
 from shieldwall.taxii.router import router as taxii_router
 from shieldwall.web.mount import install as install_web
 
@@ -159,6 +161,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(feeds_router)
     install_web(app)
     app.include_router(match_router)
+    app.include_router(correlate_router)
+    app.include_router(sightings_router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

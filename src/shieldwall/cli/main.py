@@ -16,6 +16,7 @@ import typer
 from sqlalchemy import Engine
 
 from shieldwall.cli import formats_in, output
+from shieldwall.cli.detect import recorrelate_command, scan_command, sightings_app
 from shieldwall.cli.export import export_command
 from shieldwall.cli.feeds import feed_app
 from shieldwall.cli.governance import governance_app
@@ -52,6 +53,9 @@ app.add_typer(taxii_app, name="taxii")
 app.add_typer(feed_app, name="feed")
 app.add_typer(governance_app, name="governance")
 app.command("export")(export_command)
+app.command("scan")(scan_command)
+app.command("recorrelate")(recorrelate_command)
+app.add_typer(sightings_app, name="sightings")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

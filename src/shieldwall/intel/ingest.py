@@ -23,6 +23,7 @@ import ijson
 import orjson
 from sqlalchemy import Connection, Engine
 
+from shieldwall.correlate.hook import record_detection
 from shieldwall.db.base import utcnow
 from shieldwall.db.engine import write_transaction
 from shieldwall.errors import BadInput, ValidationFailed
@@ -307,6 +308,7 @@ class Ingestor:
         repository.demote_versions(self.conn, owner, state.demote_stored)
         repository.insert_objects(self.conn, state.rows)
         repository.insert_observables(self.conn, state.found_rows)
+        record_detection(self.conn, state.rows, state.found_rows)
         self.report.observables += len(state.found_rows)
 
     def _place(self, prepared: _Prepared, state: _BatchState) -> None:

@@ -116,6 +116,7 @@ class Wanted:
 
 @dataclass(slots=True)
 class _Found:
+    position: int
     wanted: Wanted
     observable: Observable
     hits: list[tuple[Hit, list[int]]] = field(default_factory=list)
@@ -157,7 +158,7 @@ def match(
             continue
         hits = _visible_hits(index, view, observable)
         if hits:
-            found.append(_Found(wanted, observable, hits))
+            found.append(_Found(position, wanted, observable, hits))
     results = _describe(conn, index, reader, found, options, now or datetime.now(UTC))
     return {"checked": len(items), "hits": results, "unrecognised": unrecognised}
 
@@ -193,7 +194,13 @@ def _describe(
         if indicators:
             kind, value = item.observable
             results.append(
-                {"input": item.wanted.raw, "type": kind, "value": value, "indicators": indicators}
+                {
+                    "index": item.position,
+                    "input": item.wanted.raw,
+                    "type": kind,
+                    "value": value,
+                    "indicators": indicators,
+                }
             )
     return results
 

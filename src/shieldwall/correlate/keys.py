@@ -1,0 +1,82 @@
+"""Correlation keys: values written so that containment is a range of strings.
+
+See `correlate.tables`. Also the other direction: the CIDRs that may contain
+an address and the parent domains of a name, as exact values to look up.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+#: Sorts after every character a key may hold (hex digits, labels, dots, `:`).
+KEY_END = "~"
+
+
+def _address_key(version: int, value: str) -> str | None:
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    try:
+        number = int.from_bytes(socket.inet_pton(family, value), "big")
+    except OSError:
+        return None
+    return f"{version}:{number:0{8 if version == 4 else 32}x}"
+
+
+def reversed_labels(name: str) -> str:
+    """`www.example.com` -> `com.example.www.` (the trailing dot ends the last label)."""
+    return ".".join(reversed(name.split("."))) + "."
+
+
+def url_host(value: str) -> str | None:
+    """The host of a normalised URL when it is a domain name (not an address)."""
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:
+        return None
+    if not host or host.startswith("[") or ":" in host or host.replace(".", "").isdigit():
+        return None
+    return host
+
+
+def key_of(kind: str, value: str) -> str | None:
+    """The correlation key of a normalised observable, if its kind has one."""
+    if kind == "ipv4":
+        return _address_key(4, value)
+    if kind == "ipv6":
+        return _address_key(6, value)
+    if kind == "domain":
+        return "d:" + reversed_labels(value)
+    if kind == "url":
+        host = url_host(value)
+        return "u:" + reversed_labels(host) if host else None
+    return None
+
+
+def cidr_key_range(value: str) -> tuple[str, str] | None:
+    """The first and last address keys of a CIDR (inclusive)."""
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+    width = 8 if network.version == 4 else 32
+    first = int(network.network_address)
+    last = int(network.broadcast_address)
+    return f"{network.version}:{first:0{width}x}", f"{network.version}:{last:0{width}x}"
+
+
+def containing_networks(value: str) -> list[str]:
+    """Every wider CIDR (as normalised text) containing an address or a CIDR."""
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return []
+    return [
+        str(network.supernet(new_prefix=prefix)) for prefix in range(network.prefixlen - 1, -1, -1)
+    ]
+
+
+def parent_domains(name: str) -> list[str]:
+    """`a.b.example.com` -> `b.example.com`, `example.com`, `com`."""
+    labels = name.split(".")
+    return [".".join(labels[position:]) for position in range(1, len(labels))]

@@ -1,0 +1,103 @@
+"""Scanning logs: extract observables block by block, match them, total the hits.
+
+The scan does not know where matching happens: a `Matcher` answers a list of
+observables with the hits the caller may see (the local node's index, or a
+remote node's `POST /api/v1/match`). A local scan also passes a `prefilter`,
+the index's policy-free "does anything hold this value": most values of a log
+hit nothing, and that test costs a dictionary probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from sqlalchemy import Engine
+
+from shieldwall.db.engine import read_transaction
+from shieldwall.intel.observables import Observable
+from shieldwall.intel.service import Reader
+from shieldwall.match.extract import blocks, read_block
+from shieldwall.match.index import MatchIndex
+from shieldwall.match.service import MatchOptions, Wanted, match
+
+#: Observables -> the hits among them, in the `POST /api/v1/match` form.
+Matcher = Callable[[list[Observable]], list[dict[str, Any]]]
+Prefilter = Callable[[Observable], bool]
+
+
+@dataclass
+class ScanResult:
+    lines: int = 0
+    observables: int = 0
+    #: (type, value) -> the hit, with its `count` of occurrences
+    hits: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return sorted(
+            self.hits.values(), key=lambda hit: (-hit["count"], hit["type"], hit["value"])
+        )
+
+
+def scan(
+    streams: Iterable[IO[bytes]],
+    matcher: Matcher,
+    prefilter: Prefilter | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ScanResult:
+    """Matches every observable of the streams; `on_progress` gets bytes read so far."""
+    result = ScanResult()
+    done = 0
+    for stream in streams:
+        for data in blocks(stream):
+            _scan_block(data, matcher, prefilter, result)
+            done += len(data)
+            if on_progress is not None:
+                on_progress(done)
+    return result
+
+
+def _scan_block(
+    data: bytes, matcher: Matcher, prefilter: Prefilter | None, result: ScanResult
+) -> None:
+    block = read_block(data)
+    result.lines += block.lines
+    observables = block.observables()
+    result.observables += len(observables)
+    candidates = [o for o in observables if prefilter(o)] if prefilter else observables
+    if not candidates:
+        return
+    hits = matcher(candidates)
+    if not hits:
+        return
+    by_input = {candidates[hit["index"]]: hit for hit in hits}
+    counts = block.occurrences(by_input)
+    for observable, hit in by_input.items():
+        key = (hit["type"], hit["value"])
+        total = result.hits.get(key)
+        if total is None:
+            total = {
+                "type": hit["type"],
+                "value": hit["value"],
+                "count": 0,
+                "indicators": hit["indicators"],
+            }
+            result.hits[key] = total
+        total["count"] += counts[observable]
+
+
+def local_matcher(
+    engine: Engine, index: MatchIndex, reader: Reader, options: MatchOptions
+) -> tuple[Matcher, Prefilter]:
+    """Matching on this node's index as `reader`, and its policy-free prefilter."""
+
+    def matcher(observables: list[Observable]) -> list[dict[str, Any]]:
+        wanted = [Wanted(kind, value) for kind, value in observables]
+        with read_transaction(engine) as conn:
+            return list(match(conn, index, reader, wanted, options)["hits"])
+
+    def prefilter(observable: Observable) -> bool:
+        return bool(index.lookup(*observable))
+
+    return matcher, prefilter
