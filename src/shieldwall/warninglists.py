@@ -34,8 +34,6 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from pymispwarninglists.api import WarningLists
-
 log = logging.getLogger(__name__)
 
 #: The MISP attribute types each observable kind stands for.
@@ -228,7 +226,11 @@ class WarninglistIndex:
 def default_index() -> WarninglistIndex:
     """The index of every list `pymispwarninglists` ships, built once per process.
 
-    Loading takes a few seconds (over two million entries), hence the cache.
+    Loading takes a few seconds (over two million entries), hence the cache;
+    even importing the package costs seconds (jsonschema), so it is imported
+    here, on first use, not when a CLI command that may never need it starts.
     """
+    from pymispwarninglists.api import WarningLists
+
     lists = WarningLists(slow_search=False)
     return WarninglistIndex(wl.warninglist for wl in lists.values())

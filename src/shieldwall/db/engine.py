@@ -12,8 +12,6 @@ from sqlalchemy.engine import make_url
 
 #: Execution option that marks a transaction as a writer.
 WRITE = "shieldwall_write"
-#: Any constant: the advisory lock that serialises object writers on PostgreSQL.
-_PG_WRITE_LOCK = 0x5348_4C44
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -60,7 +58,9 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """
     with engine.execution_options(**{WRITE: True}).begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK})
+            # Advisory locks span the database; keying on the schema serialises
+            # the writers of this store only, not of every store on the server.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
         yield conn
 
 
