@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench clean browsers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The web console's browser tests drive Debian's Chromium (Playwright's own download
+# cannot work offline); the emoji font draws the members' flags in screenshots.
+browsers:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "error: /usr/bin/chromium is missing; as root run: apt-get update && apt-get install -y chromium fonts-noto-color-emoji" >&2; \
+	    exit 1; \
+	  fi; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji; \
+	fi
+
+pytest: $(STAMP) browsers
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck pytest

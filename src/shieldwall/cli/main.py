@@ -21,6 +21,7 @@ from shieldwall.cli.export import export_command
 from shieldwall.cli.feeds import feed_app
 from shieldwall.cli.governance import governance_app
 from shieldwall.cli.taxii import taxii_app
+from shieldwall.cli.web import passwd_command
 from shieldwall.config import Settings, get_settings
 from shieldwall.db.engine import make_engine, read_transaction, write_transaction
 from shieldwall.db.migrate import upgrade
@@ -53,6 +54,7 @@ app.add_typer(taxii_app, name="taxii")
 app.add_typer(feed_app, name="feed")
 app.add_typer(governance_app, name="governance")
 app.command("export")(export_command)
+user_app.command("passwd")(passwd_command)
 app.command("scan")(scan_command)
 app.command("recorrelate")(recorrelate_command)
 app.add_typer(sightings_app, name="sightings")

@@ -8,5 +8,6 @@ from shieldwall.intel import tables as intel_tables
 from shieldwall.members import tables as member_tables
 from shieldwall.sharing import tables as sharing_tables
 from shieldwall.taxii import tables as taxii_tables  # noqa: F401
+from shieldwall.web import tables as web_tables  # noqa: F401
 
 __all__ = ["intel_tables", "member_tables", "sharing_tables"]
