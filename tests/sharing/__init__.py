@@ -29,15 +29,16 @@ def ingest_as(
     objects: Sequence[dict[str, Any]],
     *,
     mode: Mode = Mode.STRICT,
+    default_tlp: TLP = TLP.AMBER,
 ) -> ImportReport:
-    """Stores `objects` as one import of `owner` (TLP:AMBER where unmarked)."""
+    """Stores `objects` as one import of `owner`; `default_tlp` applies where unmarked."""
     with read_transaction(engine) as conn:
         principal = bootstrap.principal_for(conn, owner, Role.ANALYST)
     assert principal.org_id is not None
     options = IngestOptions(
         principal=principal,
         owner_org_id=principal.org_id,
-        default_tlp=TLP.AMBER,
+        default_tlp=default_tlp,
         distribution=distribution,
         mode=mode,
     )
