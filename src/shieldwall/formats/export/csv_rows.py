@@ -53,7 +53,7 @@ def write(pages: Iterable[list[ValueRow]]) -> Iterator[bytes]:
                     parsed.get("confidence", ""),
                     parsed.get("created", ""),
                     parsed.get("modified", ""),
-                    row.added_at.isoformat(),
+                    row.added_at.isoformat() if row.added_at else "",
                 )
             )
         yield buffer.getvalue().encode()

@@ -77,7 +77,7 @@ class ValueRow(NamedTuple):
     tlp: int
     dist: int
     version_key: str
-    added_at: datetime
+    added_at: datetime | None
     data: str | None
 
 
@@ -92,6 +92,5 @@ class ObjectRow(NamedTuple):
     dist: int
     group_name: str | None
     version_key: str
-    added_at: datetime
     data: str
     observables: list[tuple[str, str]]

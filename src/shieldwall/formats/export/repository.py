@@ -106,7 +106,8 @@ def value_pages(
         stix_objects.c.tlp,
         stix_objects.c.dist,
         stix_objects.c.version_key,
-        stix_objects.c.added_at,
+        # Only csv needs these; parsing every timestamp would cost more than the rest.
+        stix_objects.c.added_at if with_data else type_coerce(None, stix_objects.c.added_at.type),
         stix_objects.c.data if with_data else type_coerce(None, stix_objects.c.data.type),
     ]
     joined = stix_objects.join(observables, observables.c.object_pk == stix_objects.c.pk).join(
@@ -124,7 +125,7 @@ def value_pages(
             .where(*bounds, *value_clauses)
             .order_by(stix_objects.c.pk, observables.c.kind, observables.c.value)
         )
-        yield [ValueRow(*row) for row in conn.execute(query)]
+        yield [ValueRow._make(row) for row in conn.execute(query).all()]
         if end is None:
             return
         after = end
@@ -139,7 +140,6 @@ _OBJECT_COLUMNS = (
     stix_objects.c.dist,
     sharing_groups.c.name,
     stix_objects.c.version_key,
-    stix_objects.c.added_at,
     stix_objects.c.data,
 )
 
@@ -189,7 +189,7 @@ def object_pages(
             .order_by(stix_objects.c.pk)
             .limit(page_size)
         )
-        rows = list(conn.execute(query))
+        rows = conn.execute(query).all()
         if not rows:
             return
         yield _with_observables(conn, clauses, rows) if with_observables else _bare(rows)

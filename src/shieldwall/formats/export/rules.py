@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+import re
 
 from shieldwall.errors import BadInput
 from shieldwall.formats.export.common import TLP_LABEL, epoch_seconds
@@ -62,8 +63,14 @@ class SidAllocator:
         self._taken.close()
 
 
+_UNSAFE = re.compile(r'[^ -~]|["\x3b\\|:]')
+_NOT_PRINTABLE = re.compile(r"[^ -~]")
+
+
 def content(text: str) -> str:
     """A rule content string: printable ASCII as is, the rest (and `"`, `;`, `\\`, `|`) as hex."""
+    if not _UNSAFE.search(text):
+        return text
     out: list[str] = []
     for char in text:
         if " " <= char <= "~" and char not in '";\\|:':
@@ -75,7 +82,7 @@ def content(text: str) -> str:
 
 def message_text(text: str) -> str:
     """Text for `msg:`: printable ASCII, with `"`, `;` and `\\` escaped, no `|` or `:`."""
-    printable = "".join(c if " " <= c <= "~" else "?" for c in text)
+    printable = _NOT_PRINTABLE.sub("?", text)
     for special in ("\\", '"', ";"):
         printable = printable.replace(special, "\\" + special)
     return printable

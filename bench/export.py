@@ -1,0 +1,155 @@
+"""Export benchmark: N generated indicators, exported to every format, indicators/s and peak RSS.
+
+    python -m bench.export [--count 1000000] [--formats stix21,misp,...] [--backend sqlite]
+
+The store is built once (the bundle of `bench.data`, ingested with the real
+ingest into `bench/out/export-<count>.db`) and reused. Each format is then
+exported in its own process, through `service.stream` exactly as the API and
+CLI run it, into /dev/null, as a member that sees everything (the host's own
+intel). Peak RSS is the export process's own high-water mark (ru_maxrss),
+beside its RSS before the export started: flat memory means the difference
+stays small whatever the count. Warninglists are on for the formats that use
+them by default (their index is built before timing starts, as a server
+keeps it loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from bench import data
+from shieldwall.db.engine import make_engine, read_transaction, write_transaction
+from shieldwall.db.migrate import upgrade
+from shieldwall.formats.export import service
+from shieldwall.formats.export.archive import ArchiveKind
+from shieldwall.formats.export.archive import stream as archive_stream
+from shieldwall.formats.export.model import ExportFormat
+from shieldwall.intel.ingest import IngestOptions, Mode, ingest_bundle
+from shieldwall.intel.service import Reader
+from shieldwall.members.bootstrap import init_node, principal_for
+from shieldwall.members.model import Role
+from shieldwall.sharing.tlp import TLP, DistKind, Distribution
+from shieldwall.warninglists import default_index
+
+ORG = "Export Bench Host"
+TARGET = 200_000
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def store_path(count: int) -> Path:
+    return data.OUT / f"export-{count}.db"
+
+
+def ensure_store(count: int) -> Path:
+    """The SQLite store holding `count` indicators, ingested on first use."""
+    path = store_path(count)
+    if path.exists():
+        return path
+    bundle = data.ensure_bundle(count, seed=1)
+    partial = path.with_suffix(".partial.db")
+    partial.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{partial}")
+    upgrade(engine)
+    with write_transaction(engine) as conn:
+        init_node(conn, ORG, "EE")
+        principal = principal_for(conn, ORG, Role.ANALYST)
+        owner_id = principal.org_id or 0
+    options = IngestOptions(
+        principal=principal,
+        owner_org_id=owner_id,
+        default_tlp=TLP.AMBER,
+        distribution=Distribution(DistKind.MEMBERS),
+        mode=Mode.LENIENT,
+    )
+    started = time.perf_counter()
+    with bundle.open("rb") as stream:
+        report = ingest_bundle(engine, stream, options, source=str(bundle))
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    partial.rename(path)
+    print(
+        f"ingested {report.created:,} indicators in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return path
+
+
+def _request(engine: Engine, fmt: str) -> service.ExportRequest:
+    with read_transaction(engine) as conn:
+        principal = principal_for(conn, ORG, Role.SENSOR)
+        return service.prepare(
+            conn, Reader(principal), fmt, types=("ipv4",) if fmt == "txt" else ()
+        )
+
+
+def run_one(count: int, fmt: str) -> dict[str, object]:
+    """One export into /dev/null, in this process (called in a fresh process per format)."""
+    engine = make_engine(f"sqlite:///{store_path(count)}")
+    request = _request(engine, fmt)
+    if request.drop_warninglisted:
+        default_index()
+    before = _rss_mb()
+    started = time.perf_counter()
+    written = 0
+    if request.format is ExportFormat.MISP_FEED:
+        chunks = archive_stream(service.stream_feed(engine, request), ArchiveKind.ZIP)
+    else:
+        chunks = service.stream(engine, request)
+    with open("/dev/null", "wb") as sink:
+        for chunk in chunks:
+            sink.write(chunk)
+            written += len(chunk)
+    elapsed = time.perf_counter() - started
+    return {
+        "format": fmt,
+        "indicators": count,
+        "seconds": round(elapsed, 2),
+        "indicators_per_s": round(count / elapsed),
+        "bytes": written,
+        "rss_before_mb": round(before, 1),
+        "peak_rss_mb": round(_rss_mb(), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000)
+    parser.add_argument("--formats", default=",".join(f.value for f in ExportFormat))
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.count, args.one)))
+        return 0
+    ensure_store(args.count)
+    print(f"{'format':<10} {'s':>7} {'ind/s':>10} {'MB out':>8} {'RSS before':>11} {'peak RSS':>9}")
+    worst = None
+    for fmt in args.formats.split(","):
+        command = [sys.executable, "-m", "bench.export", "--count", str(args.count), "--one", fmt]
+        line = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        result = json.loads(line.strip().splitlines()[-1])
+        rate = int(result["indicators_per_s"])
+        worst = rate if worst is None else min(worst, rate)
+        print(
+            f"{fmt:<10} {result['seconds']:>7} {rate:>10,} {int(result['bytes']) / 1e6:>8.1f} "
+            f"{result['rss_before_mb']:>10} M {result['peak_rss_mb']:>7} M"
+        )
+    if worst is not None:
+        verdict = "meets" if worst >= TARGET else "misses"
+        print(f"slowest format: {worst:,} indicators/s ({verdict} the {TARGET:,}/s target)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
