@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 import orjson
+import psutil
 
 from shieldwall.config import Settings
 from shieldwall.db.engine import make_engine, read_transaction, write_transaction
@@ -52,6 +53,18 @@ HOST = "Bench Host"
 MEDALLION_USER = ("bench", "bench-password")
 MEDALLION_COLLECTION = "64993447-4d7e-4f70-b94d-d7f33742ee63"
 START_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running server: how to make a client for its collection, and its process."""
+
+    make_client: Callable[[], httpx.Client]
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
 
 
 @dataclass
@@ -103,9 +116,7 @@ def _shieldwall_store(directory: Path, objects: list[dict[str, Any]]) -> tuple[s
 
 
 @contextmanager
-def shieldwall_server(
-    directory: Path, objects: list[dict[str, Any]]
-) -> Iterator[Callable[[], httpx.Client]]:
+def shieldwall_server(directory: Path, objects: list[dict[str, Any]]) -> Iterator[Target]:
     database, key = _shieldwall_store(directory, objects)
     port = _free_port()
     env = {
@@ -128,7 +139,7 @@ def shieldwall_server(
         found = httpx.get(f"{base}collections/", auth=auth, headers={"Accept": TAXII_MEDIA_TYPE})
         own = found.json()["collections"][0]["id"]
         objects_url = f"{base}collections/{own}/objects/"
-        yield lambda: _client(objects_url, auth)
+        yield Target(lambda: _client(objects_url, auth), process.pid)
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -173,9 +184,7 @@ def _medallion_data(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @contextmanager
-def medallion_server(
-    directory: Path, objects: list[dict[str, Any]], page: int
-) -> Iterator[Callable[[], httpx.Client]]:
+def medallion_server(directory: Path, objects: list[dict[str, Any]], page: int) -> Iterator[Target]:
     data = directory / "medallion-data.json"
     data.write_bytes(orjson.dumps(_medallion_data(objects)))
     config = directory / "medallion-config.json"
@@ -205,7 +214,7 @@ def medallion_server(
     try:
         _wait_until_up(base, MEDALLION_USER, process)
         objects_url = f"{base}collections/{MEDALLION_COLLECTION}/objects/"
-        yield lambda: _client(objects_url, MEDALLION_USER)
+        yield Target(lambda: _client(objects_url, MEDALLION_USER), process.pid)
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -246,6 +255,9 @@ class Result:
     seconds: float
     p50_ms: float
     p99_ms: float
+    #: CPU time the server process spent per page: unlike wall time, not
+    #: inflated by other work on a shared machine.
+    server_cpu_ms: float
 
     @property
     def rate(self) -> float:
@@ -257,21 +269,16 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def measure(
-    server: str,
-    make_client: Callable[[], httpx.Client],
-    clients: int,
-    page: int,
-    max_pages: int | None,
-) -> Result:
+def measure(server: str, target: Target, clients: int, page: int) -> Result:
     walks: list[Walk] = []
     lock = threading.Lock()
 
     def one() -> None:
-        result = walk(make_client, page, max_pages)
+        result = walk(target.make_client, page, None)
         with lock:
             walks.append(result)
 
+    cpu_before = target.cpu_seconds()
     started = time.perf_counter()
     threads = [threading.Thread(target=one) for _ in range(clients)]
     for thread in threads:
@@ -279,6 +286,7 @@ def measure(
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu = target.cpu_seconds() - cpu_before
     if len(walks) != clients:
         raise RuntimeError(f"{clients - len(walks)} {server} client(s) failed")
     latencies = [s for w in walks for s in w.page_seconds]
@@ -289,18 +297,19 @@ def measure(
         seconds=elapsed,
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=_percentile(latencies, 0.99) * 1000,
+        server_cpu_ms=cpu / len(latencies) * 1000,
     )
 
 
 def _print(results: list[Result]) -> None:
     print(
         f"{'server':<11} {'clients':>7} {'objects':>9} {'seconds':>8} {'objects/s':>10} "
-        f"{'p50 ms':>8} {'p99 ms':>8}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'server CPU ms/page':>18}"
     )
     for r in results:
         print(
             f"{r.server:<11} {r.clients:>7} {r.objects:>9,} {r.seconds:>8.1f} {r.rate:>10,.0f} "
-            f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f}"
+            f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.server_cpu_ms:>18.1f}"
         )
     by = {(r.server, r.clients): r for r in results}
     for clients in sorted({r.clients for r in results}):
@@ -337,20 +346,22 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     try:
         print("loading shieldwall (SQLite) ...", file=sys.stderr)
-        with shieldwall_server(directory, objects) as make_client:
-            walk(make_client, args.page, 2)  # warm the page cache
+        with shieldwall_server(directory, objects) as target:
+            walk(target.make_client, args.page, 2)  # warm the page cache
             for clients in counts:
-                results.append(measure("shieldwall", make_client, clients, args.page, None))
+                results.append(measure("shieldwall", target, clients, args.page))
                 print(results[-1], file=sys.stderr)
         if not args.skip_medallion:
             print("loading medallion (memory backend) ...", file=sys.stderr)
             served = objects[: args.medallion_objects]
-            with medallion_server(directory, served, args.page) as make_client:
+            with medallion_server(directory, served, args.page) as target:
                 for clients in counts:
-                    results.append(measure("medallion", make_client, clients, args.page, None))
+                    results.append(measure("medallion", target, clients, args.page))
                     print(results[-1], file=sys.stderr)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {load}")
     print(
         f"\nTAXII 2.1 paging, {args.page} objects per page: shieldwall serves {args.objects:,} "
         f"objects (SQLite); medallion the first {min(args.medallion_objects, args.objects):,} "
