@@ -14,6 +14,7 @@ from shieldwall.db.engine import write_transaction
 from shieldwall.members import service as members
 from shieldwall.members.model import Role
 from shieldwall.web import passwords, repository
+from tests.factories import Coalition
 
 PASSWORD = "correct horse battery staple"
 _CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -33,6 +34,16 @@ def add_user(engine: Engine, org: str, username: str, role: Role = Role.ANALYST)
         assert row is not None
         repository.set_password_hash(conn, row["id"], _password_hash())
     return username
+
+
+def add_people(engine: Engine, coalition: Coalition) -> dict[str, str]:
+    """One analyst and one org-admin per organisation: org -> analyst, "org admin" -> admin."""
+    found = {}
+    for org in coalition.keys:
+        slug = org.lower().replace(" ", "")
+        found[org] = add_user(engine, org, f"{slug}-analyst", Role.ANALYST)
+        found[f"{org} admin"] = add_user(engine, org, f"{slug}-admin", Role.ORG_ADMIN)
+    return found
 
 
 def csrf_of(page: Response) -> str:

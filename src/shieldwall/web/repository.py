@@ -133,6 +133,19 @@ def newest_visible(conn: Connection, policy: ColumnElement[bool], limit: int) ->
     return list(conn.execute(query).mappings())
 
 
+def newest_owned(
+    conn: Connection, policy: ColumnElement[bool], owner_org_id: int, limit: int
+) -> list[RowMapping]:
+    """The latest versions of an organisation's most recently stored visible objects."""
+    query = (
+        _latest_visible(policy)
+        .where(stix_objects.c.owner_org_id == owner_org_id)
+        .order_by(stix_objects.c.pk.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
 def visible_referrers(
     conn: Connection, policy: ColumnElement[bool], stix_id: str, limit: int
 ) -> list[RowMapping]:

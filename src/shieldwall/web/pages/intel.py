@@ -14,6 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
+from shieldwall.db.base import utcnow
 from shieldwall.errors import BadInput, NotFound
 from shieldwall.formats.detect import Format
 from shieldwall.formats.export import archive
@@ -28,7 +29,7 @@ from shieldwall.intel.repository import ObjectFilters
 from shieldwall.members import service as members
 from shieldwall.sharing import service as sharing
 from shieldwall.sharing.tlp import TLP
-from shieldwall.web import presenting, repository
+from shieldwall.web import detection, presenting, repository
 from shieldwall.web.graph import Graph, Neighbour
 from shieldwall.web.pages.deps import ReadConn
 from shieldwall.web.routing import CurrentUser, FormUser, PageRoute, render
@@ -145,11 +146,13 @@ def _graph(conn: Connection, user: WebUser, view: dict[str, Any]) -> Graph:
 def object_page(request: Request, stix_id: str, user: CurrentUser, conn: ReadConn) -> Response:
     view = intel.get_object(conn, user.reader, stix_id)
     versions = intel.get_versions(conn, user.reader, stix_id)["versions"]
+    settings = request.app.state.settings
     context = {
         "view": view,
         "obj": view["object"],
         "versions": list(reversed(versions)),
         "graph": _graph(conn, user, view),
+        "detection": detection.of_object(conn, user, settings, view, utcnow()),
     }
     return render(request, "intel/object.html", context)
 
