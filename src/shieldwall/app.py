@@ -19,7 +19,7 @@ from shieldwall.config import Settings, get_settings
 from shieldwall.correlate.router import router as correlate_router
 from shieldwall.db.engine import make_engine, read_transaction
 from shieldwall.deps import MaybePrincipal, SettingsDep
-from shieldwall.errors import PayloadTooLarge, ShieldwallError, Unauthorized
+from shieldwall.errors import BadInput, PayloadTooLarge, ShieldwallError, Unauthorized
 from shieldwall.feeds.router import router as feeds_router
 from shieldwall.feeds.scheduler import start_feed_scheduler
 from shieldwall.formats.export.router import router as export_router
@@ -34,34 +34,44 @@ from shieldwall.metrics import Metrics, MetricsMiddleware
 from shieldwall.sharing.router import router as sharing_router
 from shieldwall.sightings.router import router as sightings_router
 from shieldwall.taxii.router import router as taxii_router
+from shieldwall.taxii.router import taxii_error
 from shieldwall.web.mount import install as install_web
 
 log = logging.getLogger("shieldwall")
 
 
 class BodyLimitMiddleware:
-    """Refuses a declared Content-Length over the limit before reading a byte."""
+    """Refuses a declared Content-Length over the limit before reading a byte.
+
+    TAXII clients get the TAXII error envelope; everyone else the node's own.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
+    def _check(self, scope: Scope) -> ShieldwallError | None:
+        for name, value in scope.get("headers", []):
+            if name != b"content-length":
+                continue
+            if not value.isdigit():
+                return BadInput("Content-Length is not a number", where="Content-Length")
+            if int(value) > self.limit:
+                return PayloadTooLarge(
+                    f"the body ({int(value)} bytes) exceeds the limit of {self.limit} bytes",
+                    where="Content-Length",
+                )
+        return None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope.get("headers", []):
-                if name == b"content-length":
-                    declared = int(value) if value.isdigit() else -1
-                    if declared < 0 or declared > self.limit:
-                        error = PayloadTooLarge(
-                            f"the body ({value.decode(errors='replace')} bytes) exceeds the "
-                            f"limit of {self.limit} bytes",
-                            where="Content-Length",
-                        )
-                        if declared < 0:
-                            error = PayloadTooLarge("Content-Length is not a number", where="body")
-                        await _error_response(error)(scope, receive, send)
-                        return
-        await self.app(scope, receive, send)
+        error = self._check(scope) if scope["type"] == "http" else None
+        if error is None:
+            await self.app(scope, receive, send)
+            return
+        if str(scope.get("path", "")).startswith("/taxii2"):
+            await taxii_error(error)(scope, receive, send)
+        else:
+            await _error_response(error)(scope, receive, send)
 
 
 def _error_response(error: ShieldwallError) -> JSONResponse:

@@ -1,4 +1,10 @@
-"""Request dependencies, defined once: connections, settings and the caller."""
+"""Request dependencies, defined once: connections, settings and the caller.
+
+Endpoints declare the caller (`CurrentPrincipal`, `CurrentReader`) before
+their connection: FastAPI resolves in that order, so an unauthenticated
+request never holds a pooled connection (or SQLite's write lock) and an
+authenticated one never holds two at once.
+"""
 
 from __future__ import annotations
 

@@ -93,8 +93,8 @@ def _filters(
 
 @router.get("/objects", summary="List the latest version of every object the caller may see")
 def list_objects(
-    conn: ReadConn,
     reader: CurrentReader,
+    conn: ReadConn,
     settings: SettingsDep,
     type_: Annotated[list[str] | None, Query(alias="type")] = None,
     text: str | None = None,
@@ -110,19 +110,19 @@ def list_objects(
 
 
 @router.get("/objects/{stix_id}", summary="The latest visible version of one object")
-def get_object(stix_id: str, conn: ReadConn, reader: CurrentReader) -> dict[str, Any]:
+def get_object(stix_id: str, reader: CurrentReader, conn: ReadConn) -> dict[str, Any]:
     return service.get_object(conn, reader, stix_id)
 
 
 @router.get("/objects/{stix_id}/versions", summary="Every visible version of one object")
-def get_versions(stix_id: str, conn: ReadConn, reader: CurrentReader) -> dict[str, Any]:
+def get_versions(stix_id: str, reader: CurrentReader, conn: ReadConn) -> dict[str, Any]:
     return service.get_versions(conn, reader, stix_id)
 
 
 @router.get("/observables", summary="Which visible objects contain this value")
 def find_observable(
-    conn: ReadConn,
     reader: CurrentReader,
+    conn: ReadConn,
     settings: SettingsDep,
     value: Annotated[str, Query(min_length=1, max_length=2048)],
     type_: Annotated[str | None, Query(alias="type")] = None,

@@ -24,44 +24,44 @@ def whoami(principal: CurrentPrincipal) -> dict[str, Any]:
 
 
 @router.get("/orgs", summary="The organisations of the coalition")
-def list_orgs(conn: ReadConn, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def list_orgs(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, Any]]:
     return service.list_orgs(conn)
 
 
 @router.get("/orgs/{name}", summary="One organisation")
-def get_org(name: str, conn: ReadConn, principal: CurrentPrincipal) -> dict[str, Any]:
+def get_org(name: str, principal: CurrentPrincipal, conn: ReadConn) -> dict[str, Any]:
     return service.org_view(service.org_named(conn, name))
 
 
 @router.post("/orgs", status_code=status.HTTP_201_CREATED, summary="Add an organisation")
-def create_org(body: OrgCreate, conn: WriteConn, principal: CurrentPrincipal) -> dict[str, Any]:
+def create_org(body: OrgCreate, principal: CurrentPrincipal, conn: WriteConn) -> dict[str, Any]:
     require(principal, Action.ADMINISTER_NODE)
     return service.create_org(conn, body.name, body.tier, body.country)
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, summary="Create an API key (shown once)")
-def create_key(body: KeyCreate, conn: WriteConn, principal: CurrentPrincipal) -> dict[str, Any]:
+def create_key(body: KeyCreate, principal: CurrentPrincipal, conn: WriteConn) -> dict[str, Any]:
     service.require_manage(principal, body.org)
     key = service.create_key(conn, body.org, body.role, body.label)
     return {"id": key.id, "org": key.org, "role": key.role, "key": key.secret}
 
 
 @router.get("/keys", summary="API keys the caller may manage (never the secrets)")
-def list_keys(conn: ReadConn, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def list_keys(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, Any]]:
     return service.list_keys(conn, principal)
 
 
 @router.delete("/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a key")
-def revoke_key(key_id: int, conn: WriteConn, principal: CurrentPrincipal) -> None:
+def revoke_key(key_id: int, principal: CurrentPrincipal, conn: WriteConn) -> None:
     service.revoke_key(conn, principal, key_id)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, summary="Add a user")
-def create_user(body: UserCreate, conn: WriteConn, principal: CurrentPrincipal) -> dict[str, Any]:
+def create_user(body: UserCreate, principal: CurrentPrincipal, conn: WriteConn) -> dict[str, Any]:
     service.require_manage(principal, body.org)
     return service.create_user(conn, body.org, body.username, body.role, body.display_name)
 
 
 @router.get("/users", summary="Users the caller may manage")
-def list_users(conn: ReadConn, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def list_users(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, Any]]:
     return service.list_users(conn, principal)

@@ -27,19 +27,19 @@ class GroupMemberAdd(BaseModel):
 
 
 @router.get("/groups", summary="Sharing groups (all for host admins, else the caller's)")
-def list_groups(conn: ReadConn, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def list_groups(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, Any]]:
     return service.list_groups(conn, principal)
 
 
 @router.post("/groups", status_code=status.HTTP_201_CREATED, summary="Create a sharing group")
-def create_group(body: GroupCreate, conn: WriteConn, principal: CurrentPrincipal) -> dict[str, Any]:
+def create_group(body: GroupCreate, principal: CurrentPrincipal, conn: WriteConn) -> dict[str, Any]:
     require(principal, Action.ADMINISTER_NODE)
     return service.create_group(conn, body.name, body.members, body.description)
 
 
 @router.post("/groups/{name}/members", summary="Add an organisation to a sharing group")
 def add_member(
-    name: str, body: GroupMemberAdd, conn: WriteConn, principal: CurrentPrincipal
+    name: str, body: GroupMemberAdd, principal: CurrentPrincipal, conn: WriteConn
 ) -> dict[str, Any]:
     require(principal, Action.ADMINISTER_NODE)
     return service.add_member(conn, name, body.org)
