@@ -6,7 +6,9 @@ download, and the forms that write (import, governance, administration).
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 import orjson
 import pytest
@@ -14,7 +16,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from shieldwall.db.engine import read_transaction
+from shieldwall.db.engine import read_transaction, write_transaction
+from shieldwall.feeds import service as feeds
+from shieldwall.feeds.schemas import FeedCreate, FeedKind
 from shieldwall.members.tables import api_keys
 from shieldwall.web.tables import web_sessions
 from tests.factories import Coalition, bundle, indicator
@@ -377,3 +381,46 @@ def test_committee_votes_through_forms_and_an_analyst_cannot(
     record = applicant.get("/members/Applicant")
     assert "application" in record.text
     assert "Sponsor B" not in record.text
+
+
+def test_misp_feed_downloads_as_a_zip_of_what_the_user_may_see(
+    web_app: FastAPI, people: dict[str, str], coalition: Coalition
+) -> None:
+    owner = logged_in(web_app, people["Sponsor A"])
+    _share(owner, coalition, "Sponsor A", "members", indicator(SECRET_IP))
+    outsider = logged_in(web_app, people["Outsider"])
+    for client, holds in ((owner, True), (outsider, False)):
+        download = client.get("/intel/export/download?format=misp-feed")
+        assert download.status_code == 200
+        assert download.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+            names = archive.namelist()
+            assert "misp-feed/manifest.json" in names
+            text = b"".join(archive.read(name) for name in names)
+        assert (SECRET_IP.encode() in text) is holds
+
+
+def test_feeds_are_listed_with_their_runs_and_toggled_by_their_org_admins(
+    web_app: FastAPI, people: dict[str, str], engine: Engine
+) -> None:
+    with write_transaction(engine) as conn:
+        feeds.create_feed_as_operator(
+            conn,
+            FeedCreate(
+                name="partner-misp",
+                kind=FeedKind.MISP,
+                url="https://feeds.example.org/misp/",
+                org="Sponsor A",
+            ),
+        )
+    admin = logged_in(web_app, people["Sponsor A admin"])
+    page = admin.get("/admin")
+    assert "partner-misp" in page.text
+    assert "never" in page.text  # not run yet
+    assert "partner-misp" not in logged_in(web_app, people["Sponsor B admin"]).get("/admin").text
+    other = logged_in(web_app, people["Sponsor B admin"])
+    refused = post_form(other, "/admin", "/admin/feeds/partner-misp", {"enabled": "false"})
+    assert refused.status_code == 404
+    done = post_form(admin, "/admin", "/admin/feeds/partner-misp", {"enabled": "false"})
+    assert done.status_code == 303
+    assert "no — enable" in admin.get("/admin").text
