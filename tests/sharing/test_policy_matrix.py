@@ -384,6 +384,8 @@ FILTERS: list[tuple[dict[str, Any], Any]] = [
     ({"tlp": "red"}, lambda obj: True),
     ({"owner": PEER}, lambda obj: obj.owner == PEER),
     ({"owner": READERS[Tier.APPLICANT]}, lambda obj: obj.owner == READERS[Tier.APPLICANT]),
+    ({"added_since": "2000-01-01T00:00:00Z"}, lambda obj: True),
+    ({"added_since": "2999-01-01T00:00:00Z"}, lambda obj: False),
     ({"text": "dist-members"}, lambda obj: obj.column == "members"),
     ({"text": "dist-group"}, lambda obj: obj.column == "group"),
     (
