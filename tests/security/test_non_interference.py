@@ -1,10 +1,13 @@
 """Principle 2 as non-interference: hidden changes leave an observer's every read unchanged.
 
-`Sponsor B` shares one indicator (TLP:GREEN, public) that `Outsider` may see.
-Each scenario then changes the store in a way `Outsider` may not see (a newer
+`Sponsor B` shares one indicator (TLP:GREEN, public) that `Outsider` may see;
+the host shares another indicator of the same value and a sighting of the
+first, so that correlations, match hits and sighting lists have something
+visible to show. Each scenario then changes the store in a way `Outsider` may not see (a newer
 or older version it may not read, another organisation's object with the same
 id or value, a sighting, an unrelated object) and every read endpoint
-(REST, match, every export format, TAXII) must answer `Outsider` exactly as
+(REST objects and observables, correlations, sightings, match, every export
+format, TAXII) must answer `Outsider` exactly as
 before. A difference is a read path that reveals an object its caller may not
 see exists (DESIGN.md, principle 2).
 """
@@ -12,6 +15,7 @@ see exists (DESIGN.md, principle 2).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +26,20 @@ from tests.security.helpers import ENDPOINTS, OWNER, VALUE, store, target
 BASELINE_MODIFIED = "2024-02-01T00:00:00.000Z"
 
 Change = Callable[[TestClient, Coalition, str], None]
+
+
+def sighting_of(object_id: str, last_seen: str = "2024-05-02T00:00:00Z") -> dict[str, Any]:
+    return {
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": stix_id("sighting"),
+        "created": "2024-05-01T00:00:00.000Z",
+        "modified": "2024-05-01T00:00:00.000Z",
+        "sighting_of_ref": object_id,
+        "first_seen": "2024-05-01T00:00:00Z",
+        "last_seen": last_seen,
+        "count": 3,
+    }
 
 
 def newer_version_red(client: TestClient, coalition: Coalition, object_id: str) -> None:
@@ -55,19 +73,15 @@ def other_org_same_value(client: TestClient, coalition: Coalition, object_id: st
     )
 
 
+def other_org_containing_network(client: TestClient, coalition: Coalition, object_id: str) -> None:
+    """A group the observer is not in shares the network the value lies in."""
+    network = indicator("198.18.7.0/24")
+    store(client, coalition, "Contributor", [network], tlp="amber", distribution="group:ics")
+
+
 def hidden_sighting(client: TestClient, coalition: Coalition, object_id: str) -> None:
     """Another organisation reports, to itself, that it saw the indicator."""
-    sighting = {
-        "type": "sighting",
-        "spec_version": "2.1",
-        "id": stix_id("sighting"),
-        "created": "2024-05-01T00:00:00.000Z",
-        "modified": "2024-05-01T00:00:00.000Z",
-        "sighting_of_ref": object_id,
-        "first_seen": "2024-05-01T00:00:00Z",
-        "last_seen": "2024-05-02T00:00:00Z",
-        "count": 3,
-    }
+    sighting = sighting_of(object_id, "2024-06-02T00:00:00Z")
     store(client, coalition, "Sponsor A", [sighting], tlp="amber", distribution="org")
 
 
@@ -83,6 +97,7 @@ SCENARIOS: dict[str, Change] = {
     "older-version-own-org": older_version_own_org,
     "other-org-same-id": other_org_same_id,
     "other-org-same-value": other_org_same_value,
+    "other-org-containing-network": other_org_containing_network,
     "hidden-sighting": hidden_sighting,
     "unrelated-hidden": unrelated_hidden_objects,
 }
@@ -96,6 +111,9 @@ def test_hidden_change_leaves_the_observers_reads_unchanged(
     object_id = stix_id("indicator")
     visible = target(object_id, BASELINE_MODIFIED)
     store(client, coalition, OWNER, [visible], tlp="green", distribution="public")
+    # Something the observer may see that correlates with it, and a sighting of it.
+    store(client, coalition, "Host", [indicator(VALUE)], tlp="green", distribution="public")
+    store(client, coalition, "Host", [sighting_of(object_id)], tlp="green", distribution="public")
     read = ENDPOINTS[endpoint]
     before = read(client, coalition, object_id)
     assert before.status in (200, 404), before

@@ -61,7 +61,8 @@ def test_taxii_reads_answer_a_hidden_object_as_an_absent_one(
     def get(object_id: str) -> Response:
         query = {key: value.format(id=object_id) for key, value in params.items()}
         url = f"{ROOT}/collections/{PUBLIC}/{path.format(id=object_id)}"
-        return client.get(url, params=query, headers=auth)
+        response: Response = client.get(url, params=query, headers=auth)
+        return response
 
     assert _same_but_id(get(hidden), hidden, absent) == _same_but_id(get(absent), absent, absent)
 
@@ -182,7 +183,7 @@ def _marked(marking_id: str) -> dict[str, Any]:
 def test_a_hidden_marking_definition_is_refused_as_an_unknown_one(
     client: TestClient, coalition: Coalition
 ) -> None:
-    definition = {
+    definition: dict[str, Any] = {
         "type": "marking-definition",
         "spec_version": "2.1",
         "id": stix_id("marking-definition"),
