@@ -68,11 +68,12 @@ def sighting_rows(conn: Connection) -> Iterator[dict[str, Any]]:
 # --------------------------------------------------------------------------- reading
 
 
-def latest_visible_pk(conn: Connection, policy: ColumnElement[bool], stix_id: str) -> int | None:
+def newest_visible_pk(conn: Connection, policy: ColumnElement[bool], stix_id: str) -> int | None:
+    """The newest version of an object the policy lets through (as `GET /objects/{id}`)."""
     query = (
         select(stix_objects.c.pk)
-        .where(stix_objects.c.stix_id == stix_id, stix_objects.c.is_latest == true(), policy)
-        .order_by(stix_objects.c.pk)
+        .where(stix_objects.c.stix_id == stix_id, policy)
+        .order_by(stix_objects.c.version_key.desc(), stix_objects.c.pk.desc())
         .limit(1)
     )
     found = conn.execute(query).scalar_one_or_none()

@@ -148,7 +148,7 @@ def correlate_value(
 def correlations_of_object(
     conn: Connection, reader: Reader, rules: CorrelationRules, stix_id: str
 ) -> dict[str, Any]:
-    pk = repository.latest_visible_pk(conn, reader.policy(), stix_id)
+    pk = repository.newest_visible_pk(conn, reader.policy(), stix_id)
     if pk is None:
         raise NotFound(f"no object {stix_id!r}", where="object_id")
     correlations = [
