@@ -46,10 +46,14 @@ def test_union_of_pages_is_the_start_state_while_bundles_arrive(
 
     posted = threading.Event()
     paging_done = threading.Event()
+    # Posting starts once the first page (and with it the snapshot) is served:
+    # a bundle landing before it would rightly be part of what is paged.
+    first_page_served = threading.Event()
     errors: list[BaseException] = []
 
     def keep_posting() -> None:
         round_ = 0
+        first_page_served.wait()
         try:
             while not paging_done.is_set():
                 # New objects, and new versions of objects the pager has not reached yet.
@@ -78,6 +82,7 @@ def test_union_of_pages_is_the_start_state_while_bundles_arrive(
                 body = client.get(url, params=params).json()
                 served.extend(body["objects"])
                 pages += 1
+                first_page_served.set()
                 if not body["more"]:
                     break
                 # At least one bundle lands between any two pages.
@@ -86,6 +91,7 @@ def test_union_of_pages_is_the_start_state_while_bundles_arrive(
                 params = {"limit": PAGE, "next": body["next"]}
     finally:
         paging_done.set()
+        first_page_served.set()
         poster.join()
     assert not errors, errors
 

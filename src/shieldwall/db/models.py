@@ -1,6 +1,7 @@
 """Imports every feature's tables so that the metadata is complete."""
 
 from shieldwall.correlate import tables as detection_tables  # noqa: F401
+from shieldwall.db import secrets as node_secret_tables  # noqa: F401
 from shieldwall.feeds import tables as feed_tables  # noqa: F401
 from shieldwall.formats import tables as format_tables  # noqa: F401
 from shieldwall.governance import tables as governance_tables  # noqa: F401

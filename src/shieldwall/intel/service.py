@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Connection, RowMapping
 
+from shieldwall.db.secrets import CursorBox, cursor_box
 from shieldwall.errors import BadInput, NotFound
 from shieldwall.intel import repository
 from shieldwall.intel.observables import KINDS, detect, normalise
@@ -29,23 +28,27 @@ class Reader:
         return repository.visible(self.principal, anonymous_public=self.anonymous_public)
 
 
-def encode_cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"o{pk}".encode()).decode().rstrip("=")
+def encode_cursor(box: CursorBox, pk: int) -> str:
+    return box.seal(f"o{pk}")
 
 
-def decode_cursor(cursor: str | None) -> int:
+def decode_cursor(box: CursorBox, cursor: str | None) -> int:
     if not cursor:
         return 0
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith("o"):
-            raise ValueError(text)
-        return int(text[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadInput("cursor is not one this node returned", where="cursor") from None
+    text = box.open(cursor)
+    if text is None or not text.startswith("o") or not text[1:].isdigit():
+        raise BadInput("cursor is not one this node returned", where="cursor")
+    return int(text[1:])
 
 
-def object_view(row: RowMapping, found: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def object_view(
+    row: RowMapping, found: list[tuple[str, str]] | None = None, *, latest: bool = True
+) -> dict[str, Any]:
+    """The API form of a stored version.
+
+    `latest` means the newest version the caller may see: the store's own flag
+    would tell a caller that a newer version it may not see exists.
+    """
     dist = DistKind(row["dist"])
     distribution = f"group:{row['group_name']}" if dist is DistKind.GROUP else dist.name.lower()
     view: dict[str, Any] = {
@@ -55,7 +58,7 @@ def object_view(row: RowMapping, found: list[tuple[str, str]] | None = None) -> 
         "tlp": TLP(row["tlp"]).slug,
         "distribution": distribution,
         "added_at": row["added_at"].isoformat(),
-        "latest": bool(row["is_latest"]),
+        "latest": latest,
         "object": orjson.loads(row["data"]),
     }
     if found is not None:
@@ -66,12 +69,13 @@ def object_view(row: RowMapping, found: list[tuple[str, str]] | None = None) -> 
 def list_objects(
     conn: Connection, reader: Reader, filters: ObjectFilters, cursor: str | None, limit: int
 ) -> dict[str, Any]:
-    after = decode_cursor(cursor)
+    box = cursor_box(conn.engine)
+    after = decode_cursor(box, cursor)
     rows = repository.list_latest(conn, reader.policy(), filters, after_pk=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     found = repository.observables_of(conn, [row["pk"] for row in rows])
-    next_cursor = encode_cursor(rows[-1]["pk"]) if rows else cursor
+    next_cursor = encode_cursor(box, rows[-1]["pk"]) if rows else cursor
     return {
         "objects": [object_view(row, found.get(row["pk"], [])) for row in rows],
         "more": more,
@@ -102,7 +106,11 @@ def get_object(conn: Connection, reader: Reader, stix_id: str) -> dict[str, Any]
 
 def get_versions(conn: Connection, reader: Reader, stix_id: str) -> dict[str, Any]:
     rows = _visible_versions(conn, reader, stix_id)
-    return {"id": stix_id, "versions": [object_view(row) for row in rows]}
+    newest = max(rows, key=lambda row: (row["version_key"], row["pk"]))
+    return {
+        "id": stix_id,
+        "versions": [object_view(row, latest=row is newest) for row in rows],
+    }
 
 
 def find_by_value(

@@ -6,14 +6,13 @@ client share one reading of the specification.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from shieldwall.db.secrets import CursorBox
 from shieldwall.errors import BadInput, ShieldwallError, Unauthorized
 from shieldwall.intel.stix import ObjectInvalid, timestamp_key
 
@@ -119,21 +118,18 @@ class Cursor:
     after_pk: int
     upper_pk: int
 
-    def encode(self) -> str:
-        raw = f"t{self.after_pk}.{self.upper_pk}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    def encode(self, box: CursorBox) -> str:
+        # Sealed: the keys count every organisation's objects (see CursorBox).
+        return box.seal(f"t{self.after_pk}.{self.upper_pk}")
 
     @classmethod
-    def decode(cls, token: str) -> Cursor:
-        try:
-            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            after, _, upper = text.removeprefix("t").partition(".")
-            if not text.startswith("t"):
-                raise ValueError(text)
-            cursor = cls(int(after), int(upper))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise BadInput("next is not a value this server returned", where="next") from None
-        if cursor.after_pk < 0 or cursor.upper_pk < cursor.after_pk:
+    def decode(cls, token: str, box: CursorBox) -> Cursor:
+        text = box.open(token)
+        after, _, upper = (text or "").removeprefix("t").partition(".")
+        if text is None or not text.startswith("t") or not (after.isdigit() and upper.isdigit()):
+            raise BadInput("next is not a value this server returned", where="next")
+        cursor = cls(int(after), int(upper))
+        if cursor.upper_pk < cursor.after_pk:
             raise BadInput("next is not a value this server returned", where="next")
         return cursor
 

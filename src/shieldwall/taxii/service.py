@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Connection
 
+from shieldwall.db.secrets import cursor_box
 from shieldwall.errors import Forbidden, NotFound
 from shieldwall.intel import repository as intel_repository
 from shieldwall.intel.service import Reader
@@ -192,7 +193,8 @@ def _page(
 ) -> Page:
     if not query.spec_version_ok:
         return Page([], False, None)
-    cursor = Cursor.decode(token) if token else Cursor(0, repository.snapshot_upper(conn))
+    box = cursor_box(conn.engine)
+    cursor = Cursor.decode(token, box) if token else Cursor(0, repository.snapshot_upper(conn))
     rows = repository.page(
         conn,
         columns,
@@ -207,7 +209,7 @@ def _page(
     rows = rows[:limit]
     if not rows:
         return Page(rows, False, None)
-    following = Cursor(rows[-1].pk, cursor.upper_pk).encode() if more else None
+    following = Cursor(rows[-1].pk, cursor.upper_pk).encode(box) if more else None
     added = repository.added_at_of(conn, [rows[0].pk, rows[-1].pk])
     return Page(rows, more, following, added[rows[0].pk], added[rows[-1].pk])
 
