@@ -128,10 +128,10 @@ def test_every_page_has_a_strict_csp_and_no_inline_script_or_style(
     web_app: FastAPI, people: dict[str, str], coalition: Coalition
 ) -> None:
     client = logged_in(web_app, people["Host admin"])
-    _share(client, coalition, "Host", "members", indicator("198.51.100.9"))
-    object_id = client.get("/api/v1/objects", headers=coalition.auth("Host")).json()["objects"][0]
+    shared = indicator("198.51.100.9")
+    _share(client, coalition, "Host", "members", shared)
     pages = ["/", "/intel", "/intel/import", "/intel/export", "/governance", "/admin"]
-    pages += ["/governance/ledger", "/members/Host", f"/intel/objects/{object_id['id']}"]
+    pages += ["/governance/ledger", "/members/Host", f"/intel/objects/{shared['id']}"]
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, path
@@ -424,3 +424,24 @@ def test_feeds_are_listed_with_their_runs_and_toggled_by_their_org_admins(
     done = post_form(admin, "/admin", "/admin/feeds/partner-misp", {"enabled": "false"})
     assert done.status_code == 303
     assert "no — enable" in admin.get("/admin").text
+
+
+def test_a_committee_member_proposes_a_suspension_that_its_subject_cannot_vote_on(
+    web_app: FastAPI, people: dict[str, str]
+) -> None:
+    host = logged_in(web_app, people["Host admin"])
+    proposed = post_form(
+        host, "/governance", "/governance/suspensions", {"org": "Outsider", "reason": "Leaks."}
+    )
+    assert proposed.status_code == 303
+    path = proposed.headers["location"].split("?")[0]
+    assert "Suspension of Outsider" in host.get(path).text
+    subject = logged_in(web_app, people["Outsider admin"])
+    page = subject.get(path)
+    assert page.status_code == 200
+    assert "Record position" not in page.text
+    refused = post_form(subject, path, f"{path}/vote", {"choice": "object", "reason": "No."})
+    assert refused.status_code == 403
+    assert "does not vote" in refused.text
+    contributor = logged_in(web_app, people["Contributor admin"])
+    assert contributor.get(path).status_code == 404  # not its business

@@ -43,6 +43,11 @@ def day(value: datetime | str | None) -> str:
 
 def object_title(obj: dict[str, Any]) -> str:
     """What to call a STIX object: its name, value, pattern or type."""
+    if obj.get("type") == "sighting":
+        count = obj.get("count")
+        where = obj.get("x_shieldwall_where")
+        times = f", seen {count} times" if isinstance(count, int) else ""
+        return f"sighting{times}" + (f" at {where}" if isinstance(where, str) and where else "")
     for key in ("name", "value", "pattern", "relationship_type"):
         text = obj.get(key)
         if isinstance(text, str) and text:

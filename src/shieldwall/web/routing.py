@@ -17,6 +17,7 @@ uses a double-submit cookie instead.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -34,6 +35,8 @@ from shieldwall.db.engine import read_transaction
 from shieldwall.errors import Forbidden, ShieldwallError, Unauthorized, ValidationFailed
 from shieldwall.web import presenting, sessions
 from shieldwall.web.sessions import WebUser
+
+log = logging.getLogger("shieldwall.web")
 
 SESSION_COOKIE = "sw_session"
 LOGIN_CSRF_COOKIE = "sw_login_csrf"
@@ -121,6 +124,12 @@ class PageRoute(APIRoute):
                 response = _error_page(request, error)
             except RequestValidationError as exc:
                 response = _validation_page(request, exc)
+            except Exception:
+                # The trace goes to the operator's log, never to the browser.
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                response = _error_page(
+                    request, ShieldwallError("an unexpected error occurred; see the node log")
+                )
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
             return response

@@ -18,6 +18,7 @@ from shieldwall.governance import service as governance
 from shieldwall.governance.model import Choice
 from shieldwall.members import service as members
 from shieldwall.members.model import Tier
+from shieldwall.sharing import service as sharing
 from shieldwall.web.pages.deps import GovernanceDep, ReadConn
 from shieldwall.web.routing import CurrentUser, FormUser, PageRoute, render
 from shieldwall.web.sessions import WebUser
@@ -32,6 +33,7 @@ NOTICES = {
     "sponsored": "Your sponsorship is recorded.",
     "voted": "Your vote is recorded.",
     "objection-withdrawn": "Your objection is withdrawn.",
+    "proposed": "The decision is open; the voters have until its deadline.",
 }
 _APPLICABLE = {Tier.APPLICANT: ("sponsoring", "contributing"), Tier.CONTRIBUTING: ("sponsoring",)}
 
@@ -61,6 +63,8 @@ def overview(
         "may_apply": user.acts_in_governance and user.tier in _APPLICABLE,
         "applicable_tiers": _APPLICABLE.get(user.tier, ()),
         "may_sponsor": user.acts_in_governance and access.on_committee(user.principal),
+        "members": [org["name"] for org in members.list_orgs(conn) if org["name"] != user.org],
+        "groups": [group["name"] for group in sharing.list_groups(conn, user.principal)],
     }
     return render(request, "governance/overview.html", context)
 
@@ -83,6 +87,32 @@ def sponsor(request: Request, application_id: int, user: FormUser, gov: Governan
     with write_transaction(request.app.state.engine) as conn:
         governance.sponsor(conn, gov, user.principal, application_id)
     return _done("/governance", "sponsored")
+
+
+@router.post("/governance/suspensions")
+def propose_suspension(
+    request: Request,
+    user: FormUser,
+    gov: GovernanceDep,
+    org: Annotated[str, Form(max_length=200)],
+    reason: Annotated[str, Form(max_length=governance.MAX_TEXT)],
+) -> Response:
+    with write_transaction(request.app.state.engine) as conn:
+        decision = governance.propose_suspension(conn, gov, user.principal, org, reason)
+    return _done(f"/governance/decisions/{decision['id']}", "proposed")
+
+
+@router.post("/governance/group-admissions")
+def propose_group_admission(
+    request: Request,
+    user: FormUser,
+    gov: GovernanceDep,
+    group: Annotated[str, Form(max_length=200)],
+    org: Annotated[str, Form(max_length=200)],
+) -> Response:
+    with write_transaction(request.app.state.engine) as conn:
+        decision = governance.propose_group_admission(conn, gov, user.principal, group, org)
+    return _done(f"/governance/decisions/{decision['id']}", "proposed")
 
 
 def _my_vote(view: dict[str, Any], user: WebUser) -> dict[str, Any] | None:
