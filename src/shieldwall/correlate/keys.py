@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
 
 #: Sorts after every character a key may hold (hex digits, labels, dots, `:`).
 KEY_END = "~"
@@ -29,12 +28,17 @@ def reversed_labels(name: str) -> str:
 
 
 def url_host(value: str) -> str | None:
-    """The host of a normalised URL when it is a domain name (not an address)."""
-    try:
-        host = urlsplit(value).hostname
-    except ValueError:
+    """The host of a normalised URL when it is a domain name (not an address).
+
+    Normalised URLs are `scheme://netloc/...` with a lower-case netloc, so
+    string cuts do what `urlsplit` would, at a fraction of its cost at ingest.
+    """
+    netloc = value.partition("://")[2].partition("/")[0].partition("?")[0]
+    host = netloc.rpartition("@")[2]
+    if not host or host.startswith("["):
         return None
-    if not host or host.startswith("[") or ":" in host or host.replace(".", "").isdigit():
+    host = host.partition(":")[0].rstrip(".")
+    if not host or host.replace(".", "").isdigit():
         return None
     return host
 

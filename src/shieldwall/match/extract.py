@@ -30,38 +30,45 @@ BLOCK_BYTES = 4 * 1024 * 1024
 _DELIMITERS = b"\"',;<>()[]{}|=`\\"
 _TO_SPACE = bytes.maketrans(_DELIMITERS, b" " * len(_DELIMITERS))
 
-# Each expression runs over distinct tokens, one per line: group 1 is the
-# whole token (to count it later), group 2 the value.
-_M = re.MULTILINE
-_EXPRESSIONS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
-    ("ipv4", re.compile(rb"^((\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::\d{1,5})?\.?)$", _M)),
+# Each expression runs over distinct tokens, one per line (decoded as Latin-1,
+# which maps bytes to characters one to one): group 1 is the whole token (to
+# count it later), group 2 the value.
+_M = re.MULTILINE | re.ASCII
+_EXPRESSIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("ipv4", re.compile(r"^((\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::\d{1,5})?\.?)$", _M)),
     (
         "ipv6",
         re.compile(
-            rb"^(\[?([0-9A-Fa-f:]*::[0-9A-Fa-f:.]*|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4})"
-            rb"(?:\]:\d{1,5})?\]?)$",
+            r"^(\[?([0-9A-Fa-f:]*::[0-9A-Fa-f:.]*|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4})"
+            r"(?:\]:\d{1,5})?\]?)$",
             _M,
         ),
     ),
     (
         "domain",
         re.compile(
-            rb"^(((?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+"
-            rb"[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9])(?::\d{1,5})?\.?)$",
+            r"^(((?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+"
+            r"[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9])(?::\d{1,5})?\.?)$",
             _M,
         ),
     ),
     (
         "hash",
-        re.compile(rb"^(([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128}))$", _M),
+        re.compile(r"^(([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128}))$", _M),
     ),
-    ("email", re.compile(rb"^(([\w.%+-]+@[\w-]+(?:\.[\w-]+)+)\.?)$", _M)),
+    ("email", re.compile(r"^(([\w.%+-]+@[\w-]+(?:\.[\w-]+)+)\.?)$", _M)),
 )
-#: URLs keep their `=`, `;` and `,`, so they are read from the text itself.
-_URL = re.compile(rb"(?:https?|ftp|hxxps?)://[^\s\"'<>\\`|]+", re.IGNORECASE)
+#: URLs keep their `=`, `;` and `,`, so they are read from the text itself. The
+#: expression starts at `://` (a literal: the engine jumps from one to the next)
+#: and takes the scheme from the word before it.
+_URL = re.compile(rb"://[^\s\"'<>\\`|]+")
+_SCHEMES = (b"https", b"hxxps", b"http", b"hxxp", b"ftp")
 _URL_TRAILING = b".,;:)]}"
 _HASH_KINDS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+#: (observable, the token or URL it was read from)
+Source = tuple[Observable, bytes]
 
 
 def url_host(url: str) -> Observable | None:
@@ -83,44 +90,60 @@ class Block:
     tokens: list[bytes]
     urls: Counter[bytes]
     lines: int
-    #: observable -> the distinct tokens it was read from
-    found: dict[Observable, set[bytes]] = field(default_factory=dict)
-    #: observable -> the distinct URLs it was read from (a URL, or a URL's host)
-    found_in_urls: dict[Observable, set[bytes]] = field(default_factory=dict)
+    #: each observable with the distinct token it was read from (Latin-1 text of its bytes)
+    from_tokens: list[tuple[Observable, str]] = field(default_factory=list)
+    #: each observable with the distinct URL it was read from (a URL, or a URL's host)
+    from_urls: list[Source] = field(default_factory=list)
 
     def observables(self) -> list[Observable]:
-        return list(self.found.keys() | self.found_in_urls.keys())
+        return list(dict.fromkeys(found for found, _ in self.from_tokens + self.from_urls))
 
     def occurrences(self, observables: Collection[Observable]) -> Counter[Observable]:
         """How many times each of `observables` occurs in the block."""
-        wanted: dict[bytes, list[Observable]] = {}
+        wanted = set(observables)
         counted: Counter[Observable] = Counter()
-        for observable in observables:
-            for token in self.found.get(observable, ()):
-                wanted.setdefault(token, []).append(observable)
-            for url in self.found_in_urls.get(observable, ()):
-                counted[observable] += self.urls[url]
-        for token, count in Counter(filter(wanted.__contains__, self.tokens)).items():
-            for observable in wanted[token]:
-                counted[observable] += count
+        for found, url in self.from_urls:
+            if found in wanted:
+                counted[found] += self.urls[url]
+        by_token: dict[bytes, list[Observable]] = {}
+        for found, text in self.from_tokens:
+            if found in wanted:
+                by_token.setdefault(text.encode("latin-1"), []).append(found)
+        for token, count in Counter(filter(by_token.__contains__, self.tokens)).items():
+            for found in by_token[token]:
+                counted[found] += count
         return counted
 
 
 def read_block(data: bytes) -> Block:
     """Tokens and observables of one block of whole lines."""
     tokens = data.translate(_TO_SPACE).split()
-    urls = Counter(url.rstrip(_URL_TRAILING) for url in _URL.findall(data))
+    urls = Counter(filter(None, map(_with_scheme, _URL.finditer(data))))
     block = Block(tokens, urls, data.count(b"\n"))
-    distinct = b"\n".join(set(tokens))
+    distinct = b"\n".join(set(tokens)).decode("latin-1")
+    pairs = block.from_tokens
     for kind, expression in _EXPRESSIONS:
-        for token, value in expression.findall(distinct):
-            text = value.decode("utf-8", "replace")
-            found = (_HASH_KINDS[len(text)], text.lower()) if kind == "hash" else (kind, text)
-            block.found.setdefault(found, set()).add(token)
+        found = expression.findall(distinct)
+        if kind == "hash":
+            pairs += [((_HASH_KINDS[len(v)], v.lower()), t) for t, v in found]
+        else:
+            pairs += [((kind, value), token) for token, value in found]
     for url in urls:
-        for found in _url_observables(url.decode("utf-8", "replace")):
-            block.found_in_urls.setdefault(found, set()).add(url)
+        for observable in _url_observables(url.decode("utf-8", "replace")):
+            block.from_urls.append((observable, url))
     return block
+
+
+def _with_scheme(found: re.Match[bytes]) -> bytes | None:
+    """The URL whose `://...` was found, if a scheme we read stands before it."""
+    start = found.start()
+    before = found.string[max(start - 5, 0) : start].lower()
+    for scheme in _SCHEMES:
+        if before.endswith(scheme):
+            cut = start - len(scheme)
+            if cut == 0 or not found.string[cut - 1 : cut].isalpha():
+                return found.string[cut:start] + found.group().rstrip(_URL_TRAILING)
+    return None
 
 
 def _url_observables(url: str) -> list[Observable]:

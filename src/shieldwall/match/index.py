@@ -27,9 +27,9 @@ from __future__ import annotations
 import socket
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any, NamedTuple
 
 from shieldwall.intel.observables import Observable, detect, normalise
 from shieldwall.sharing.policy import Marking, Principal, can_read
@@ -42,15 +42,20 @@ _TEXT_KINDS = ("domain", "url", "email", "filename")
 _IP_BITS = {4: 32, 6: 128}
 _FAMILY = {4: socket.AF_INET, 6: socket.AF_INET6}
 _NO_HITS: tuple[Hit, ...] = ()
+_AF_INET = socket.AF_INET
+_inet_pton = socket.inet_pton
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """One indicator value that matched a looked-up observable, and who holds it."""
 
     kind: str
     value: str
     slots: Slots
+
+
+#: Builds a Hit without the Python-level `__new__` of named tuples (3x faster).
+_hit = partial(tuple.__new__, Hit)
 
 
 def _put(table: dict[Any, Slots], key: Any, slot: int) -> None:
@@ -101,6 +106,15 @@ class MatchIndex:
         self.markings: list[Marking] = []
         self._marking_ids: dict[Marking, int] = {}
         self.live = 0
+        self._routes: dict[str, Callable[[str], Sequence[Hit]]] = {
+            "ipv4": self._ipv4,
+            "ipv6": lambda raw: self._ip(raw.strip()),
+            "cidr": lambda raw: self._ip(raw.strip()),
+            "domain": self._domain_raw,
+            "email": lambda raw: self._exact("email", raw.strip().lower()),
+            "filename": lambda raw: self._exact("filename", raw),
+            **{kind: self._hash_raw(kind) for kind in _HASH_KINDS},
+        }
 
     # ------------------------------------------------------------------ building
 
@@ -158,21 +172,54 @@ class MatchIndex:
     # ------------------------------------------------------------------ looking up
 
     def lookup(self, kind: str, raw: str) -> Sequence[Hit]:
-        """Indicator values matching one observable of a known kind (raw or normalised)."""
-        if kind == "ipv4" or kind == "ipv6":
-            return self._ip(raw.strip())
-        if kind in _HASH_KINDS:
-            return self._hash(kind, raw.strip())
-        if kind == "domain":
-            text = raw.strip().rstrip(".")
-            if text.isascii():
-                return self._domain(text.lower())
-        if kind == "email":
-            return self._exact("email", raw.strip().lower())
-        if kind == "filename":
-            return self._exact("filename", raw)
+        """Indicator values matching one observable of a known kind (raw or normalised).
+
+        The hot path of matching: each kind has its own short route, and a
+        value that is not valid for its kind simply finds nothing.
+        """
+        route = self._routes.get(kind)
+        if route is not None:
+            return route(raw)
         found = normalise(kind, raw)
         return self.lookup_normalised(found) if found else _NO_HITS
+
+    def _ipv4(self, raw: str) -> Sequence[Hit]:
+        text = raw.strip()
+        try:
+            number = int.from_bytes(_inet_pton(_AF_INET, text), "big")
+        except OSError:
+            return self._ip(text) if "/" in text else _NO_HITS
+        nets = self._nets[4]
+        hits: list[Hit] | None = None
+        for prefix in self._prefixes[4]:
+            key = number >> (32 - prefix)
+            slots = nets[prefix].get(key)
+            if slots is not None:
+                hits = hits or []
+                if prefix == 32:
+                    hits.append(_hit(("ipv4", text, slots)))
+                else:
+                    hits.append(_hit(("cidr", _ip_text(4, prefix, key), slots)))
+        return hits or _NO_HITS
+
+    def _domain_raw(self, raw: str) -> Sequence[Hit]:
+        text = raw.strip().rstrip(".")
+        if text.isascii():
+            return self._domain(text.lower())
+        found = normalise("domain", raw)
+        return self._domain(found[1]) if found else _NO_HITS
+
+    def _hash_raw(self, kind: str) -> Callable[[str], Sequence[Hit]]:
+        table = self._hashes[kind]
+
+        def lookup_hash(raw: str) -> Sequence[Hit]:
+            try:
+                slots = table.get(bytes.fromhex(raw))
+            except ValueError:
+                return _NO_HITS
+            return _NO_HITS if slots is None else [_hit((kind, raw.strip().lower(), slots))]
+
+        return lookup_hash
 
     def lookup_untyped(self, raw: str) -> tuple[Observable | None, Sequence[Hit]]:
         """Detects the kind of a value, then looks it up."""
@@ -204,7 +251,7 @@ class MatchIndex:
             if slots is not None:
                 hits = hits or []
                 kind = "cidr" if prefix < _IP_BITS[version] else f"ipv{version}"
-                hits.append(Hit(kind, _ip_text(version, prefix, key), slots))
+                hits.append(_hit((kind, _ip_text(version, prefix, key), slots)))
         return hits or _NO_HITS
 
     def _hash(self, kind: str, value: str) -> Sequence[Hit]:
@@ -213,7 +260,7 @@ class MatchIndex:
         except ValueError:
             return _NO_HITS
         slots = self._hashes[kind].get(key)
-        return _NO_HITS if slots is None else [Hit(kind, value.lower(), slots)]
+        return _NO_HITS if slots is None else [_hit((kind, value.lower(), slots))]
 
     def _domain(self, name: str) -> Sequence[Hit]:
         table = self._text["domain"]
@@ -222,14 +269,14 @@ class MatchIndex:
             slots = table.get(name)
             if slots is not None:
                 hits = hits or []
-                hits.append(Hit("domain", name, slots))
+                hits.append(_hit(("domain", name, slots)))
             name = name.partition(".")[2]
         return hits or _NO_HITS
 
     def _exact(self, kind: str, value: str) -> Sequence[Hit]:
         table = self._text.get(kind)
         slots = table.get(value) if table is not None else None
-        return _NO_HITS if slots is None else [Hit(kind, value, slots)]
+        return _NO_HITS if slots is None else [_hit((kind, value, slots))]
 
 
 class View:
@@ -244,6 +291,7 @@ class View:
         self.principal = principal
         self.anonymous_public = anonymous_public
         self._readable = bytearray()
+        self._learn_markings()
 
     def _learn_markings(self) -> None:
         for marking in self.index.markings[len(self._readable) :]:
@@ -260,9 +308,14 @@ class View:
         return bool(self._readable[marking])
 
     def visible(self, slots: Slots) -> list[int]:
-        if isinstance(slots, int):
-            return [slots] if self.sees(slots) else []
-        return [slot for slot in slots if self.sees(slot)]
+        alive, marking_of, readable = self.index.alive, self.index.marking_of, self._readable
+        try:
+            if isinstance(slots, int):
+                return [slots] if alive[slots] and readable[marking_of[slots]] else []
+            return [slot for slot in slots if alive[slot] and readable[marking_of[slot]]]
+        except IndexError:  # a marking first indexed after this view was made
+            self._learn_markings()
+            return self.visible(slots)
 
 
 def marking(owner_org_id: int, tlp: int, dist: int, group_id: int | None) -> Marking:
