@@ -15,7 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
 from shieldwall.db.base import utcnow
-from shieldwall.errors import BadInput, NotFound
+from shieldwall.errors import BadInput
 from shieldwall.formats.detect import Format
 from shieldwall.formats.export import archive
 from shieldwall.formats.export import service as export_service
@@ -29,8 +29,8 @@ from shieldwall.intel.repository import ObjectFilters
 from shieldwall.members import service as members
 from shieldwall.sharing import service as sharing
 from shieldwall.sharing.tlp import TLP
-from shieldwall.web import detection, presenting, repository
-from shieldwall.web.graph import Graph, Neighbour
+from shieldwall.web import detection
+from shieldwall.web.graph import neighbourhood
 from shieldwall.web.pages.deps import ReadConn
 from shieldwall.web.routing import CurrentUser, FormUser, PageRoute, render
 from shieldwall.web.sessions import WebUser
@@ -57,7 +57,6 @@ SEARCH_TYPES = (
     "file",
 )
 TLP_CHOICES = [level.slug for level in TLP]
-_NEIGHBOURS = 24
 
 
 def _since(day: str | None, field: str) -> datetime | None:
@@ -111,37 +110,6 @@ def search(
     return render(request, "intel/search.html", context)
 
 
-def _visible_or_none(conn: Connection, user: WebUser, stix_id: str) -> dict[str, Any] | None:
-    try:
-        return intel.get_object(conn, user.reader, stix_id)
-    except NotFound:
-        return None
-
-
-def _graph(conn: Connection, user: WebUser, view: dict[str, Any]) -> Graph:
-    """The object's neighbourhood: what it names, and what names it, as far as visible."""
-    obj = view["object"]
-    graph = Graph(center=view)
-    for prop, ref in presenting.references(obj)[:_NEIGHBOURS]:
-        target = _visible_or_none(conn, user, ref)
-        if target is not None:
-            graph.add(Neighbour(target, prop.removesuffix("_refs").removesuffix("_ref"), True))
-    referrers = repository.visible_referrers(conn, user.reader.policy(), obj["id"], _NEIGHBOURS)
-    for row in referrers:
-        referrer = intel.object_view(row)
-        data = referrer["object"]
-        if data.get("type") == "relationship":
-            outgoing = data.get("source_ref") == obj["id"]
-            other_id = data.get("target_ref") if outgoing else data.get("source_ref")
-            other = _visible_or_none(conn, user, str(other_id))
-            if other is not None:
-                label = str(data.get("relationship_type", "related-to"))
-                graph.add(Neighbour(other, label, outgoing, via=referrer))
-        else:
-            graph.add(Neighbour(referrer, "contains", False))
-    return graph
-
-
 @router.get("/objects/{stix_id}")
 def object_page(request: Request, stix_id: str, user: CurrentUser, conn: ReadConn) -> Response:
     view = intel.get_object(conn, user.reader, stix_id)
@@ -151,7 +119,7 @@ def object_page(request: Request, stix_id: str, user: CurrentUser, conn: ReadCon
         "view": view,
         "obj": view["object"],
         "versions": list(reversed(versions)),
-        "graph": _graph(conn, user, view),
+        "graph": neighbourhood(conn, user, view),
         "detection": detection.of_object(conn, user, settings, view, utcnow()),
     }
     return render(request, "intel/object.html", context)
