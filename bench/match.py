@@ -145,11 +145,18 @@ def measure_lookups(index: MatchIndex, kept: list[Observable], seed: int) -> dic
             for hit in lookup(kind, value):
                 hits += len(visible(hit.slots))
     wall, cpu = timer.rates(len(queries))
+    misses = queries[1::2]
+    with Timer() as missing:
+        for kind, value in misses:
+            lookup(kind, value)
+    miss_wall, miss_cpu = missing.rates(len(misses))
     return {
         "lookups": len(queries),
         "per_s": round(wall),
         "per_s_cpu": round(cpu),
         "visible_hits": hits,
+        "misses_per_s": round(miss_wall),
+        "misses_per_s_cpu": round(miss_cpu),
     }
 
 
