@@ -123,7 +123,8 @@ def _after_close(api: Api, clock: ManualClock) -> int:
 # (who, role, body, expected status, words the error must contain)
 REFUSED_VOTES: list[tuple[str, Role, dict[str, Any], int, str]] = [
     ("Applicant", Role.ORG_ADMIN, {"choice": "concur"}, 403, "steering-committee"),
-    ("Contributor", Role.ORG_ADMIN, {"choice": "concur"}, 403, "steering-committee"),
+    # Not the subject, not a voter: the decision is not the caller's to know of.
+    ("Contributor", Role.ORG_ADMIN, {"choice": "concur"}, 404, "does not exist"),
     ("Sponsor A", Role.ANALYST, {"choice": "concur"}, 403, "org-admin"),
     ("Sponsor A", Role.ORG_ADMIN, {"choice": "yes"}, 422, "choice"),
     ("Sponsor A", Role.ORG_ADMIN, {"choice": "object"}, 422, "reason"),

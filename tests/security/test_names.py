@@ -66,17 +66,22 @@ def test_creating_a_feed_under_a_hidden_feeds_name_answers_as_for_a_fresh_name(
     assert colliding.status_code == fresh.status_code == 201, colliding.text
 
 
-def test_creating_a_user_under_another_organisations_username_answers_as_for_a_fresh_one(
+def test_a_taken_username_is_refused_without_naming_its_organisation(
     client: TestClient, coalition: Coalition
 ) -> None:
+    """Usernames are node-wide login names (the console signs in by username alone),
+    so a taken one is refused; the refusal says nothing of who holds it.
+
+    A deliberate, recorded decision: the name is an account identifier, not intel.
+    """
     body = {"org": "Sponsor B", "username": "j.doe", "role": "analyst"}
     created = client.post("/api/v1/users", json=body, headers=_admin(coalition, "Sponsor B"))
     assert created.status_code == 201, created.text
     headers = _admin(coalition, "Sponsor A")
     listed = client.get("/api/v1/users", headers=headers).json()
     assert "j.doe" not in [user["username"] for user in listed]
-    fresh = {"org": "Sponsor A", "username": "m.roe", "role": "analyst"}
     colliding = {"org": "Sponsor A", "username": "j.doe", "role": "analyst"}
-    fresh_answer = client.post("/api/v1/users", json=fresh, headers=headers)
-    colliding_answer = client.post("/api/v1/users", json=colliding, headers=headers)
-    assert colliding_answer.status_code == fresh_answer.status_code == 201, colliding_answer.text
+    answer = client.post("/api/v1/users", json=colliding, headers=headers)
+    assert answer.status_code == 409, answer.text
+    assert "Sponsor B" not in answer.text
+    assert set(answer.json()) == {"error", "detail", "where"}

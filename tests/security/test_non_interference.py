@@ -91,9 +91,8 @@ def unrelated_hidden_objects(client: TestClient, coalition: Coalition, object_id
     store(client, coalition, "Host", objects, tlp="red", distribution="members")
 
 
+#: Changes the observer may not see: its reads must not change at all.
 SCENARIOS: dict[str, Change] = {
-    "newer-version-red": newer_version_red,
-    "newer-version-own-org": newer_version_own_org,
     "older-version-own-org": older_version_own_org,
     "other-org-same-id": other_org_same_id,
     "other-org-same-value": other_org_same_value,
@@ -101,6 +100,39 @@ SCENARIOS: dict[str, Change] = {
     "hidden-sighting": hidden_sighting,
     "unrelated-hidden": unrelated_hidden_objects,
 }
+
+
+#: Newer versions with a narrower marking: the owner withdraws the object from
+#: those it no longer reaches (the object's marking is its latest version's,
+#: see `intel.repository.visible`). The observer then sees no trace of it.
+REVOCATIONS: dict[str, Change] = {
+    "newer-version-red": newer_version_red,
+    "newer-version-own-org": newer_version_own_org,
+}
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+@pytest.mark.parametrize("revocation", list(REVOCATIONS))
+def test_a_withdrawn_object_is_indistinguishable_from_one_never_stored(
+    client: TestClient, coalition: Coalition, revocation: str, endpoint: str
+) -> None:
+    object_id = stix_id("indicator")
+    # What the observer sees that does not depend on the object: another
+    # member's indicator of the same value and a sighting naming the id.
+    store(client, coalition, "Host", [indicator(VALUE)], tlp="green", distribution="public")
+    store(client, coalition, "Host", [sighting_of(object_id)], tlp="green", distribution="public")
+    read = ENDPOINTS[endpoint]
+    never_stored = read(client, coalition, object_id)
+    visible = target(object_id, BASELINE_MODIFIED)
+    store(client, coalition, OWNER, [visible], tlp="green", distribution="public")
+    assert read(client, coalition, object_id) != never_stored or endpoint.startswith(
+        ("taxii:collections", "rest:sightings", "rest:correlations?object")
+    ), f"{endpoint} did not show the object while it was visible"
+    REVOCATIONS[revocation](client, coalition, object_id)
+    after = read(client, coalition, object_id)
+    assert after == never_stored, (
+        f"{endpoint} shows a trace of an object withdrawn from Outsider ({revocation})"
+    )
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))

@@ -145,7 +145,7 @@ def read_ledger(
 ) -> dict[str, Any]:
     entries = service.ledger_entries(conn, principal, after, limit)
     return {
-        "verification": service.verify_ledger(conn, gov.settings).as_dict(),
+        "verification": service.verification_view(conn, principal, gov.settings),
         "entries": entries,
         "next_after": entries[-1]["seq"] if len(entries) == limit else None,
     }
@@ -155,7 +155,7 @@ def read_ledger(
 def verify_ledger(
     conn: ReadConn, gov: GovernanceDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    return service.verify_ledger(conn, gov.settings).as_dict()
+    return service.verification_view(conn, principal, gov.settings)
 
 
 @router.get("/activity", summary="Accessions (flags raised), suspensions and withdrawals")

@@ -348,6 +348,18 @@ def _decision(conn: Connection, decision_id: int) -> Any:
     return row
 
 
+def _visible_decision(conn: Connection, principal: Principal, decision_id: int) -> Any:
+    """The decision, answered exactly as an absent one to a caller who may not see it.
+
+    Checked before any rule that names the decision's kind or group, so that a
+    refusal never tells an outsider that the decision exists.
+    """
+    row = repository.decision_by_id(conn, decision_id)
+    if row is None or not access.may_see_decision(conn, principal, row):
+        raise NotFound(f"decision {decision_id} does not exist")
+    return row
+
+
 def _require_open(decision: RowMapping, now: datetime) -> None:
     if decision["status"] != DecisionStatus.OPEN:
         raise Conflict(
@@ -371,7 +383,7 @@ def vote(
 ) -> dict[str, Any]:
     """Records (or replaces) the caller's organisation's position on a decision."""
     access.require_governance_key(principal)
-    decision = _decision(conn, decision_id)
+    decision = _visible_decision(conn, principal, decision_id)
     access.require_voter(conn, principal, decision)
     now = gov.now()
     _require_open(decision, now)
@@ -405,7 +417,7 @@ def withdraw_objection(
 ) -> dict[str, Any]:
     """The objector returns to silence, which consents at the deadline."""
     access.require_governance_key(principal)
-    decision = _decision(conn, decision_id)
+    decision = _visible_decision(conn, principal, decision_id)
     access.require_voter(conn, principal, decision)
     _require_open(decision, gov.now())
     assert principal.org_id is not None
@@ -601,10 +613,7 @@ def decision_view(conn: Connection, principal: Principal, row: RowMapping) -> di
 
 
 def get_decision(conn: Connection, principal: Principal, decision_id: int) -> dict[str, Any]:
-    row = repository.decision_by_id(conn, decision_id)
-    if row is None or not access.may_see_decision(conn, principal, row):
-        raise NotFound(f"decision {decision_id} does not exist")
-    return decision_view(conn, principal, row)
+    return decision_view(conn, principal, _visible_decision(conn, principal, decision_id))
 
 
 def list_decisions(
@@ -654,6 +663,21 @@ def verify_ledger(conn: Connection, settings: GovernanceSettings) -> ledger.Veri
     return ledger.verify(
         repository.iter_ledger(conn), node_key_id=ledger.existing_node_key_id(settings)
     )
+
+
+def verification_view(
+    conn: Connection, principal: Principal, settings: GovernanceSettings
+) -> dict[str, Any]:
+    """The verification as the caller may read it.
+
+    Entry counts, the head and the place of a break move with acts outside the
+    committee's audience, so only the committee reads them; others learn
+    whether the chain holds.
+    """
+    result = verify_ledger(conn, settings)
+    if access.on_committee(principal):
+        return result.as_dict()
+    return {"ok": result.ok}
 
 
 def _activity_message(act: Act, org: str, payload: Mapping[str, Any]) -> str:

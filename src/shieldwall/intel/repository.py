@@ -11,10 +11,14 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    FromClause,
     RowMapping,
     Table,
+    and_,
     bindparam,
+    exists,
     func,
+    or_,
     select,
     true,
     update,
@@ -29,15 +33,40 @@ from shieldwall.sharing.tables import sharing_groups
 _IN_CHUNK = 900
 
 
-def visible(principal: Principal, *, anonymous_public: bool = False) -> ColumnElement[bool]:
-    """The access policy's SQL filter applied to `stix_objects`."""
+def _row_filter(
+    principal: Principal, table: FromClause, *, anonymous_public: bool
+) -> ColumnElement[bool]:
     return read_filter(
         principal,
-        owner_org_id=stix_objects.c.owner_org_id,
-        tlp=stix_objects.c.tlp,
-        dist=stix_objects.c.dist,
-        group_id=stix_objects.c.group_id,
+        owner_org_id=table.c.owner_org_id,
+        tlp=table.c.tlp,
+        dist=table.c.dist,
+        group_id=table.c.group_id,
         anonymous_public=anonymous_public,
+    )
+
+
+def visible(
+    principal: Principal, *, anonymous_public: bool = False, table: FromClause = stix_objects
+) -> ColumnElement[bool]:
+    """The access policy's SQL filter over `stix_objects` (or an alias of it).
+
+    A version passes when the policy admits it and the latest version of its
+    object too: an owner's newer version with a narrower marking withdraws the
+    whole object from those it no longer reaches, as MISP does when an event's
+    distribution narrows. A caller is never shown an older version while a
+    newer one it may not see exists, so it learns nothing of that newer one.
+    """
+    latest = stix_objects.alias("chain_latest")
+    latest_visible = exists().where(
+        latest.c.stix_id == table.c.stix_id,
+        latest.c.owner_org_id == table.c.owner_org_id,
+        latest.c.is_latest == true(),
+        _row_filter(principal, latest, anonymous_public=anonymous_public),
+    )
+    return and_(
+        _row_filter(principal, table, anonymous_public=anonymous_public),
+        or_(table.c.is_latest == true(), latest_visible),
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, RowMapping
+from sqlalchemy import ColumnElement, Connection, FromClause, RowMapping
 
 from shieldwall.db.secrets import CursorBox, cursor_box
 from shieldwall.errors import BadInput, NotFound
@@ -26,6 +26,12 @@ class Reader:
 
     def policy(self) -> ColumnElement[bool]:
         return repository.visible(self.principal, anonymous_public=self.anonymous_public)
+
+    def policy_on(self, table: FromClause) -> ColumnElement[bool]:
+        """The same filter over an alias of `stix_objects` (self-joins)."""
+        return repository.visible(
+            self.principal, anonymous_public=self.anonymous_public, table=table
+        )
 
 
 def encode_cursor(box: CursorBox, pk: int) -> str:

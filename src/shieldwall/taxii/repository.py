@@ -7,13 +7,14 @@ collection's distribution, the TAXII filters and the paging bounds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    FromClause,
     Row,
     RowMapping,
     and_,
@@ -61,9 +62,15 @@ def collection_clause(dist: DistKind, group_id: int | None) -> ColumnElement[boo
     return _OBJECTS.dist == int(dist)
 
 
-def _version_clause(versions: VersionMatch, upper_pk: int) -> ColumnElement[bool]:
+PolicyOn = Callable[[FromClause], ColumnElement[bool]]
+
+
+def _version_clause(
+    versions: VersionMatch, upper_pk: int, policy_on: PolicyOn
+) -> ColumnElement[bool]:
     """`match[version]` judged within the snapshot: a version committed after the
-    first page neither hides the version it supersedes nor shows up itself."""
+    first page neither hides the version it supersedes nor shows up itself.
+    Only versions the caller may see count as older or newer ones."""
     if VersionSelector.ALL in versions.selectors:
         return true()
     other = stix_objects.alias("other")
@@ -71,6 +78,7 @@ def _version_clause(versions: VersionMatch, upper_pk: int) -> ColumnElement[bool
         other.c.owner_org_id == _OBJECTS.owner_org_id,
         other.c.stix_id == _OBJECTS.stix_id,
         other.c.pk <= upper_pk,
+        policy_on(other),
     )
     clauses: list[ColumnElement[bool]] = []
     if VersionSelector.LAST in versions.selectors:
@@ -89,6 +97,7 @@ def page(
     conn: Connection,
     columns: Columns,
     policy: ColumnElement[bool],
+    policy_on: PolicyOn,
     scope: ColumnElement[bool],
     query: ObjectQuery,
     *,
@@ -100,7 +109,7 @@ def page(
     statement = (
         select(*columns)
         .where(_OBJECTS.pk > after_pk, _OBJECTS.pk <= upper_pk, policy, scope)
-        .where(_version_clause(query.versions, upper_pk))
+        .where(_version_clause(query.versions, upper_pk, policy_on))
         .order_by(_OBJECTS.pk)
         .limit(limit)
     )
@@ -121,6 +130,7 @@ def added_at_of(conn: Connection, pks: Sequence[int]) -> dict[int, datetime]:
 def matching_versions(
     conn: Connection,
     policy: ColumnElement[bool],
+    policy_on: PolicyOn,
     scope: ColumnElement[bool],
     stix_id: str,
     versions: VersionMatch,
@@ -128,7 +138,7 @@ def matching_versions(
     """The visible versions of one object in a collection that `versions` selects."""
     upper = snapshot_upper(conn)
     statement = select(_OBJECTS.pk, _OBJECTS.owner_org_id).where(
-        _OBJECTS.stix_id == stix_id, policy, scope, _version_clause(versions, upper)
+        _OBJECTS.stix_id == stix_id, policy, scope, _version_clause(versions, upper, policy_on)
     )
     return list(conn.execute(statement).mappings())
 

@@ -199,6 +199,7 @@ def _page(
         conn,
         columns,
         reader.policy(),
+        reader.policy_on,
         collection.scope(),
         query,
         after_pk=cursor.after_pk,
@@ -317,7 +318,14 @@ def delete_object(
     """
     require(principal, Action.WRITE_INTEL)
     policy = intel_repository.visible(principal)
-    rows = repository.matching_versions(conn, policy, collection.scope(), stix_id, versions)
+    rows = repository.matching_versions(
+        conn,
+        policy,
+        lambda table: intel_repository.visible(principal, table=table),
+        collection.scope(),
+        stix_id,
+        versions,
+    )
     if not rows:
         raise NotFound("no such object in this collection", where="object_id")
     own = [row["pk"] for row in rows if row["owner_org_id"] == principal.org_id]
