@@ -27,6 +27,8 @@ class ShieldwallError(Exception):
     def __init__(
         self, detail: str, *, where: str | None = None, extra: dict[str, Any] | None = None
     ) -> None:
+        # One line always: parsers' messages (yajl's) draw carets over several lines.
+        detail = " ".join(detail.split())
         super().__init__(detail)
         self.detail = detail
         self.where = where
