@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 from shieldwall.config import Settings
 from shieldwall.db.engine import read_transaction, write_transaction
 from shieldwall.errors import Unauthorized
+from shieldwall.governance.scheduler import governance_of, settle_if_due
 from shieldwall.intel.service import Reader
 from shieldwall.members import service as members
 from shieldwall.sharing.policy import Principal
@@ -74,7 +75,11 @@ def optional_principal(request: Request) -> Principal:
     secret = credentials(request)
     if secret is None:
         return Principal.anonymous()
-    with read_transaction(get_engine(request)) as conn:
+    engine = get_engine(request)
+    # Decisions close on time whoever asks: a due accession or suspension takes
+    # effect before this caller's tier is read (one indexed look-up when none is due).
+    settle_if_due(engine, governance_of(request.app.state))
+    with read_transaction(engine) as conn:
         principal = members.authenticate(conn, secret)
     request.state.org = principal.org_name
     return principal

@@ -40,3 +40,16 @@ def test_the_tick_closes_due_decisions_and_access_follows_without_a_governance_r
 
 def test_the_app_keeps_a_system_clock_unless_given_one(client: TestClient) -> None:
     assert isinstance(getattr(client.app, "state").clock, SystemClock)  # noqa: B009
+
+
+def test_any_authenticated_request_closes_a_due_decision_before_reading_the_tier(
+    api: Api, clock: ManualClock
+) -> None:
+    members_only = api.share("Sponsor A", "members", "192.0.2.98")
+    adopted = api.open_accession("Applicant")
+    assert members_only not in api.visible_ids("Applicant")
+
+    clock.set(START + PERIOD + timedelta(seconds=1))
+    # No tick and no governance request: the applicant's own intel read settles it.
+    assert members_only in api.visible_ids("Applicant")
+    assert api.decision("Host", adopted)["status"] == "adopted"
