@@ -53,3 +53,23 @@ def test_any_authenticated_request_closes_a_due_decision_before_reading_the_tier
     # No tick and no governance request: the applicant's own intel read settles it.
     assert members_only in api.visible_ids("Applicant")
     assert api.decision("Host", adopted)["status"] == "adopted"
+
+
+def test_a_new_member_reads_the_ledger_without_the_votes_on_its_own_accession(
+    api: Api, clock: ManualClock
+) -> None:
+    adopted = api.open_accession("Applicant")
+    api.ok(api.vote("Sponsor B", adopted, "object", "not yet"))
+    api.ok(api.post("Sponsor B", f"/decisions/{adopted}/withdraw-objection"))
+    api.ok(api.vote("Host", adopted, "concur"))
+    clock.set(START + PERIOD + timedelta(seconds=1))
+    assert api.tier("Applicant") == "sponsoring"
+
+    as_member = api.ok(api.get("Applicant", "/ledger"))["entries"]
+    about_itself = [
+        e for e in as_member if e["subject"] == "Applicant" and e["actor"] != "Applicant"
+    ]
+    assert about_itself, "the accession itself is on the new member's record"
+    assert not [e for e in about_itself if e["act"].startswith(("vote", "objection"))]
+    as_host = api.ok(api.get("Host", "/ledger"))["entries"]
+    assert [e for e in as_host if e["act"].startswith("vote")], "the committee keeps the votes"

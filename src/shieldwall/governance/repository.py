@@ -335,9 +335,23 @@ def ledger_page(
     limit: int,
     about: str | None = None,
     subject_acts: frozenset[str] = frozenset(),
+    reader: str | None = None,
 ) -> list[RowMapping]:
-    """Entries after `after`; with `about`, only its own acts and the acts about it."""
+    """Entries after `after`; with `about`, only its own acts and the acts about it.
+
+    Whoever reads, acts of others about the reader itself (votes on its own
+    accession or suspension) show only when they are `subject_acts`.
+    """
     query = select(ledger).where(ledger.c.seq > after).order_by(ledger.c.seq).limit(limit)
+    if reader is not None:
+        query = query.where(
+            or_(
+                ledger.c.subject.is_(None),
+                ledger.c.subject != reader,
+                ledger.c.actor == reader,
+                ledger.c.act.in_(sorted(subject_acts)),
+            )
+        )
     if about is not None:
         query = query.where(
             or_(

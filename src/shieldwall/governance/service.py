@@ -655,6 +655,8 @@ def ledger_entries(
         limit=limit,
         about=access.ledger_scope(principal),
         subject_acts=frozenset(act.value for act in ACTS_SHOWN_TO_SUBJECT),
+        # The subject never learns who voted how, not even once a member.
+        reader=principal.org_name,
     )
     return [entry_view(row) for row in rows]
 
