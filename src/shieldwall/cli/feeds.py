@@ -18,6 +18,11 @@ feed_app = typer.Typer(
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+# Feed names are unique per organisation; the operator sees every organisation's.
+OrgOption = Annotated[
+    str | None,
+    typer.Option("--org", help="The feed's organisation; needed where others use the name."),
+]
 _COLUMNS = ["name", "kind", "org", "enabled", "last_run_at", "last_status", "last_error"]
 
 
@@ -72,45 +77,47 @@ def list_(as_json: JsonOption = False) -> None:
 
 
 @feed_app.command("remove")
-def remove(name: str) -> None:
+def remove(name: str, org: OrgOption = None) -> None:
     """Remove a feed (what it imported stays)."""
     with write_transaction(store_engine()) as conn:
-        service.delete_feed(conn, None, name)
+        service.delete_feed(conn, None, name, org)
     output.note(f"removed feed {name}")
 
 
 @feed_app.command("enable")
-def enable(name: str, interval: Annotated[int | None, typer.Option()] = None) -> None:
+def enable(
+    name: str, interval: Annotated[int | None, typer.Option()] = None, org: OrgOption = None
+) -> None:
     """Enable a feed (and optionally change its interval)."""
+    update = FeedUpdate(enabled=True, interval_seconds=interval)
     with write_transaction(store_engine()) as conn:
-        service.update_feed(conn, None, name, FeedUpdate(enabled=True, interval_seconds=interval))
+        service.update_feed(conn, None, name, update, org)
     output.note(f"enabled feed {name}")
 
 
 @feed_app.command("disable")
-def disable(name: str) -> None:
+def disable(name: str, org: OrgOption = None) -> None:
     """Disable a feed: the scheduler leaves it alone."""
     with write_transaction(store_engine()) as conn:
-        service.update_feed(conn, None, name, FeedUpdate(enabled=False))
+        service.update_feed(conn, None, name, FeedUpdate(enabled=False), org)
     output.note(f"disabled feed {name}")
 
 
 @feed_app.command("run")
 def run(
     name: Annotated[str | None, typer.Argument(help="The feed; omitted: every due feed.")] = None,
+    org: OrgOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run one feed now, or every feed that is due."""
     engine = store_engine()
     settings = get_settings()
     if name is None:
-        ran = runner.run_due(engine, settings)
-        with read_transaction(engine) as conn:
-            feeds = [f for f in service.list_feeds(conn, None) if f["name"] in ran]
+        feeds = runner.run_due(engine, settings)
         _emit(feeds, as_json, f"{len(feeds)} due feed(s) run")
         return
     with read_transaction(engine) as conn:
-        feed = service.manageable_feed(conn, None, name)
+        feed = service.manageable_feed(conn, None, name, org)
     view = runner.run_feed(engine, settings, feed)
     if not as_json:
         output.note(f"counts: {view['last_counts']}")

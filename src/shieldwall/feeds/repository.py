@@ -21,12 +21,24 @@ def insert_feed(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(feeds).values(**values))
 
 
-def feed_named(conn: Connection, name: str) -> RowMapping | None:
-    return conn.execute(_select().where(feeds.c.name == name)).mappings().first()
+def feed_by_id(conn: Connection, feed_id: int) -> RowMapping | None:
+    return conn.execute(_select().where(feeds.c.id == feed_id)).mappings().first()
+
+
+def feed_of(conn: Connection, org: str, name: str) -> RowMapping | None:
+    """The feed `name` of the organisation named `org`: names are unique per organisation."""
+    query = _select().where(organisations.c.name == org, feeds.c.name == name)
+    return conn.execute(query).mappings().first()
+
+
+def feeds_named(conn: Connection, name: str) -> list[RowMapping]:
+    """Every organisation's feed called `name`, by organisation name."""
+    query = _select().where(feeds.c.name == name).order_by(organisations.c.name)
+    return list(conn.execute(query).mappings())
 
 
 def list_feeds(conn: Connection, org_id: int | None) -> list[RowMapping]:
-    query = _select().order_by(feeds.c.name)
+    query = _select().order_by(feeds.c.name, organisations.c.name)
     if org_id is not None:
         query = query.where(feeds.c.org_id == org_id)
     return list(conn.execute(query).mappings())

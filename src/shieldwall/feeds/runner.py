@@ -87,19 +87,21 @@ def run_feed(engine: Engine, settings: Settings, feed: RowMapping) -> dict[str, 
     except ShieldwallError as exc:
         values.update(last_status="error", last_error=exc.one_line())
     except Exception as exc:
-        log.exception("feed %s failed", feed["name"])
+        log.exception("feed %s/%s failed", feed["org"], feed["name"])
         values.update(last_status="error", last_error=f"{type(exc).__name__}: {exc}")
     else:
         values.update(last_status="ok", last_error=None, last_counts=orjson.dumps(counts).decode())
     with engine.begin() as conn:
         repository.update_feed(conn, feed["id"], values)
-        row = repository.feed_named(conn, feed["name"])
+        row = repository.feed_by_id(conn, feed["id"])
     assert row is not None
     return feed_view(row)
 
 
-def run_due(engine: Engine, settings: Settings, now: datetime | None = None) -> list[str]:
-    """Runs every enabled feed whose time has come; returns their names.
+def run_due(
+    engine: Engine, settings: Settings, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Runs every enabled feed whose time has come; returns their new views.
 
     Each feed is claimed first (its next run moved forward in one UPDATE), so
     several node processes over one PostgreSQL store never run a feed twice.
@@ -107,11 +109,10 @@ def run_due(engine: Engine, settings: Settings, now: datetime | None = None) -> 
     moment = now or utcnow()
     with read_transaction(engine) as conn:
         due = repository.due_feeds(conn, moment)
-    ran: list[str] = []
+    ran: list[dict[str, Any]] = []
     for feed in due:
         with engine.begin() as conn:
             if not repository.claim(conn, feed, moment):
                 continue
-        run_feed(engine, settings, feed)
-        ran.append(feed["name"])
+        ran.append(run_feed(engine, settings, feed))
     return ran

@@ -51,7 +51,8 @@ class FeedScheduler:
                 log.exception("feed scheduler tick failed")
                 continue
             if ran:
-                log.info("feeds pulled: %s", ", ".join(ran))
+                names = ", ".join(f"{feed['org']}/{feed['name']}" for feed in ran)
+                log.info("feeds pulled: %s", names)
 
     def start(self) -> None:
         self._thread.start()

@@ -2,7 +2,8 @@
 
 A feed imports into one organisation's holdings, so configuring it is
 managing that organisation: its own org-admins, or the host's. Others are
-told a feed does not exist. The remote credential is write-only.
+told a feed does not exist. Names are unique per organisation, so a feed is
+named by (organisation, name). The remote credential is write-only.
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def create_feed(conn: Connection, principal: Principal, body: FeedCreate) -> dic
 def create_feed_as_operator(conn: Connection, body: FeedCreate) -> dict[str, Any]:
     """Creates a feed without a caller to check: the node's operator (CLI)."""
     _check(conn, body)
-    if repository.feed_named(conn, body.name) is not None:
-        raise Conflict(f"a feed named {body.name!r} already exists", where="name")
+    if repository.feed_of(conn, body.org, body.name) is not None:
+        # Only the organisation's own feeds collide, and whoever got here manages it.
+        raise Conflict(f"{body.org} already has a feed named {body.name!r}", where="name")
     now = utcnow()
     repository.insert_feed(
         conn,
@@ -100,25 +102,48 @@ def create_feed_as_operator(conn: Connection, body: FeedCreate) -> dict[str, Any
             "next_run_at": now,
         },
     )
-    return feed_view(_named(conn, body.name))
+    return feed_view(_found(repository.feed_of(conn, body.org, body.name), body.name))
 
 
-def _named(conn: Connection, name: str) -> RowMapping:
-    row = repository.feed_named(conn, name)
+def _found(row: RowMapping | None, name: str) -> RowMapping:
     if row is None:
         raise NotFound(f"no feed {name!r}", where="name")
     return row
 
 
-def manageable_feed(conn: Connection, principal: Principal | None, name: str) -> RowMapping:
-    """A feed the caller manages (principal None: the local operator, CLI)."""
-    row = _named(conn, name)
-    if principal is not None:
-        try:
-            members.require_manage(principal, row["org"])
-        except Forbidden:
-            raise NotFound(f"no feed {name!r}", where="name") from None
-    return row
+def manageable_feed(
+    conn: Connection, principal: Principal | None, name: str, org: str | None = None
+) -> RowMapping:
+    """The feed `name` of organisation `org`, if the caller manages it.
+
+    Feed names are unique per organisation. An API caller names feeds within
+    `org`, by default its own organisation; a feed it may not manage answers
+    as absent. The local operator (principal None, CLI) sees every
+    organisation's feeds, so `org` is needed only when the name is ambiguous.
+    """
+    if principal is None:
+        return _operator_feed(conn, name, org)
+    owner = org if org is not None else principal.org_name
+    if owner is None:
+        raise NotFound(f"no feed {name!r}", where="name")
+    try:
+        members.require_manage(principal, owner)
+    except Forbidden:
+        raise NotFound(f"no feed {name!r}", where="name") from None
+    return _found(repository.feed_of(conn, owner, name), name)
+
+
+def _operator_feed(conn: Connection, name: str, org: str | None) -> RowMapping:
+    if org is not None:
+        return _found(repository.feed_of(conn, org, name), name)
+    rows = repository.feeds_named(conn, name)
+    if len(rows) > 1:
+        owners = ", ".join(repr(row["org"]) for row in rows)
+        raise BadInput(
+            f"organisations {owners} each have a feed named {name!r}: name one with --org",
+            where="org",
+        )
+    return _found(rows[0] if rows else None, name)
 
 
 def list_feeds(conn: Connection, principal: Principal | None) -> list[dict[str, Any]]:
@@ -129,9 +154,13 @@ def list_feeds(conn: Connection, principal: Principal | None) -> list[dict[str, 
 
 
 def update_feed(
-    conn: Connection, principal: Principal | None, name: str, body: FeedUpdate
+    conn: Connection,
+    principal: Principal | None,
+    name: str,
+    body: FeedUpdate,
+    org: str | None = None,
 ) -> dict[str, Any]:
-    row = manageable_feed(conn, principal, name)
+    row = manageable_feed(conn, principal, name, org)
     values: dict[str, Any] = {}
     if body.enabled is not None:
         values["enabled"] = body.enabled
@@ -141,8 +170,10 @@ def update_feed(
         values["interval_seconds"] = body.interval_seconds
     if values:
         repository.update_feed(conn, row["id"], values)
-    return feed_view(_named(conn, name))
+    return feed_view(_found(repository.feed_by_id(conn, row["id"]), name))
 
 
-def delete_feed(conn: Connection, principal: Principal | None, name: str) -> None:
-    repository.delete_feed(conn, manageable_feed(conn, principal, name)["id"])
+def delete_feed(
+    conn: Connection, principal: Principal | None, name: str, org: str | None = None
+) -> None:
+    repository.delete_feed(conn, manageable_feed(conn, principal, name, org)["id"])

@@ -74,13 +74,12 @@ def upgrade() -> None:
             ["org_id"], ["organisations.id"], name=op.f("fk_feeds_org_id_organisations")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feeds")),
-        sa.UniqueConstraint("name", name=op.f("uq_feeds_name")),
+        # Per organisation: a node-wide name would reveal other organisations' feeds.
+        sa.UniqueConstraint("org_id", "name", name=op.f("uq_feeds_org_id_name")),
     )
-    op.create_index(op.f("ix_feeds_org_id"), "feeds", ["org_id"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_feeds_org_id"), table_name="feeds")
     op.drop_table("feeds")
     op.drop_table("taxii_cursors")
     op.drop_table("taxii_status")
