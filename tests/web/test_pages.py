@@ -424,6 +424,11 @@ def test_feeds_are_listed_with_their_runs_and_toggled_by_their_org_admins(
     done = post_form(admin, "/admin", "/admin/feeds/partner-misp", {"enabled": "false"})
     assert done.status_code == 303
     assert "no — enable" in admin.get("/admin").text
+    # The host's admins manage every organisation's feeds, naming the owner.
+    host = logged_in(web_app, people["Host admin"])
+    form = {"enabled": "true", "org": "Sponsor A"}
+    assert post_form(host, "/admin", "/admin/feeds/partner-misp", form).status_code == 303
+    assert "yes — disable" in admin.get("/admin").text
 
 
 def test_a_committee_member_proposes_a_suspension_that_its_subject_cannot_vote_on(

@@ -148,7 +148,9 @@ def update_feed(
     name: str,
     user: FormUser,
     enabled: Annotated[bool, Form()],
+    org: Annotated[str | None, Form()] = None,
 ) -> Response:
+    # Feed names are unique per organisation: the host's admins name the owner.
     with write_transaction(request.app.state.engine) as conn:
-        feeds.update_feed(conn, user.principal, name, FeedUpdate(enabled=enabled))
+        feeds.update_feed(conn, user.principal, name, FeedUpdate(enabled=enabled), org=org)
     return _done("feed-updated")
