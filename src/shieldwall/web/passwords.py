@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -10,9 +12,14 @@ from shieldwall.errors import ValidationFailed
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
 _hasher = PasswordHasher()
-#: Verified against when the user does not exist, so that an unknown user and
-#: a wrong password take the same time and look the same.
-_DUMMY_HASH = _hasher.hash("no user has this password, it only costs time")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so that an unknown user and
+    a wrong password take the same time and look the same. Made on first use:
+    at import it cost every CLI command a second."""
+    return _hasher.hash("no user has this password, it only costs time")
 
 
 def check_strength(password: str) -> None:
@@ -32,7 +39,7 @@ def hash_password(password: str) -> str:
 def verify(stored_hash: str | None, password: str) -> bool:
     """True when `password` matches; a missing hash costs the same and is False."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
