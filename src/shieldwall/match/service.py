@@ -90,6 +90,7 @@ def start_match_index(engine: Engine) -> IndexHolder:
         try:
             holder.current()
             log.info("match index ready: %d indicators", holder.index.live)
+            default_index()  # the warninglists take seconds to load: not on a first hit
         except Exception:  # the next request retries the load and reports its error
             log.exception("loading the match index failed")
 
