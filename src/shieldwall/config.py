@@ -29,6 +29,18 @@ class Settings(BaseSettings):
         description="Serve /metrics without a key; otherwise a key of the host organisation.",
     )
     ingest_batch_size: int = Field(default=5000, gt=0)
+    match_max_observables: int = Field(
+        default=10_000, gt=0, description="Most observables one POST /api/v1/match takes."
+    )
+    correlation_max_objects: int = Field(
+        default=100,
+        gt=0,
+        description="A value held by more objects than this is flagged, not expanded.",
+    )
+    correlation_exclusions: str = Field(
+        default="",
+        description="Comma-separated values never correlated (e.g. a sinkhole address).",
+    )
     log_level: str = "info"
 
 

@@ -112,16 +112,16 @@ def test_by_value_over_correlation_and_recorrelate(
     assert body["seen_elsewhere"] == 5
     before = body
 
-    settings.__dict__["correlation_max_objects"] = 3  # an optional setting (see the docs)
+    settings.correlation_max_objects = 3  # SHIELDWALL_CORRELATION_MAX_OBJECTS
     body = client.get("/api/v1/correlations", params={"value": "evil.example"}, headers=auth).json()
     (same,) = [r for r in body["relations"] if r["relation"] == "same"]
     assert same == {"relation": "same", "over_correlating": True, "objects": []}
 
-    settings.__dict__["correlation_exclusions"] = "evil.example"
+    settings.correlation_exclusions = "evil.example"  # SHIELDWALL_CORRELATION_EXCLUSIONS
     body = client.get("/api/v1/correlations", params={"value": "evil.example"}, headers=auth).json()
     assert body["excluded"] is True
     assert body["relations"] == []
-    del settings.__dict__["correlation_exclusions"], settings.__dict__["correlation_max_objects"]
+    settings.correlation_exclusions, settings.correlation_max_objects = "", 100
 
     # Wiped keys come back whole from a rebuild.
     with write_transaction(engine) as conn:

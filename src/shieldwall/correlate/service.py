@@ -61,9 +61,9 @@ class CorrelationRules:
     @classmethod
     def from_settings(cls, settings: Settings) -> CorrelationRules:
         # Optional settings: `correlation_max_objects`, `correlation_exclusions` (comma-separated).
-        excluded = str(getattr(settings, "correlation_exclusions", "") or "")
+        excluded = settings.correlation_exclusions
         return cls(
-            max_objects=int(getattr(settings, "correlation_max_objects", DEFAULT_MAX_OBJECTS)),
+            max_objects=settings.correlation_max_objects,
             excluded=frozenset(value.strip() for value in excluded.split(",") if value.strip()),
         )
 

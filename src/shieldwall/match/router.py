@@ -68,7 +68,7 @@ def post_match(
     settings: SettingsDep,
     holder: HolderDep,
 ) -> dict[str, Any]:
-    limit = int(getattr(settings, "match_max_observables", DEFAULT_MAX_OBSERVABLES))
+    limit = settings.match_max_observables
     if len(body.observables) > limit:
         raise BadInput(
             f"{len(body.observables)} observables given; at most {limit} per request",
