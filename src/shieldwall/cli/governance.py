@@ -275,6 +275,21 @@ def show(
 
 
 @governance_app.command()
+def status(
+    decision_id: Annotated[
+        int | None, typer.Argument(help="A decision's id; without it, every open decision.")
+    ] = None,
+    as_org: Annotated[str | None, typer.Option("--as", help="Read as this organisation.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Where a decision stands (votes, who is silent), or every open decision."""
+    if decision_id is not None:
+        show(decision_id, as_org, as_json)
+    else:
+        list_(DecisionStatus.OPEN.value, as_org, as_json)
+
+
+@governance_app.command()
 def verify(as_json: JsonOption = False) -> None:
     """Recompute the ledger's chain and signatures; exit 1 naming the first bad entry."""
     with read_transaction(store_engine()) as conn:

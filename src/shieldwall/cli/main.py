@@ -20,6 +20,7 @@ from shieldwall.cli.detect import recorrelate_command, scan_command, sightings_a
 from shieldwall.cli.export import export_command
 from shieldwall.cli.feeds import feed_app
 from shieldwall.cli.governance import governance_app
+from shieldwall.cli.members import members_app
 from shieldwall.cli.taxii import taxii_app
 from shieldwall.cli.web import passwd_command
 from shieldwall.config import Settings, get_settings
@@ -53,6 +54,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(taxii_app, name="taxii")
 app.add_typer(feed_app, name="feed")
 app.add_typer(governance_app, name="governance")
+app.add_typer(members_app, name="members")
 app.command("export")(export_command)
 user_app.command("passwd")(passwd_command)
 app.command("scan")(scan_command)

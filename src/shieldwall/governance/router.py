@@ -1,4 +1,9 @@
-"""REST endpoints of governance under /api/v1/governance.
+"""REST endpoints of governance under /api/v1/governance, and the issue's paths under /api/v1.
+
+The applications, decisions, ledger and members endpoints are served twice,
+by the same handlers: under `/api/v1/governance/...` and directly under
+`/api/v1/...` (the paths the membership issue names). Suspensions, group
+admissions, withdrawal and the activity feed stay under `/governance` only.
 
 Before any endpoint runs, decisions whose deadline has passed are closed
 (`settle_due`), in their own transaction, so every answer reflects the
@@ -21,6 +26,7 @@ from shieldwall.governance.schemas import (
     VoteCast,
 )
 from shieldwall.governance.service import Governance
+from shieldwall.members import service as members
 from shieldwall.members.model import Tier
 
 
@@ -35,23 +41,25 @@ def settle_due(request: Request, gov: GovernanceDep) -> None:
     scheduler.settle_if_due(get_engine(request), gov)
 
 
-router = APIRouter(
-    prefix="/api/v1/governance",
-    tags=["governance"],
-    dependencies=[Depends(settle_due)],
-    lifespan=scheduler.lifespan,
-)
+#: What the app includes; it owns the scheduler's lifespan, so the ticker starts once.
+router = APIRouter(prefix="/api/v1", lifespan=scheduler.lifespan)
+#: Endpoints served under /api/v1/governance and again directly under /api/v1.
+issue_paths = APIRouter(tags=["governance"], dependencies=[Depends(settle_due)])
+#: Endpoints served under /api/v1/governance only.
+governance_only = APIRouter(tags=["governance"], dependencies=[Depends(settle_due)])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-@router.post("/applications", status_code=status.HTTP_201_CREATED, summary="Apply for membership")
+@issue_paths.post(
+    "/applications", status_code=status.HTTP_201_CREATED, summary="Apply for membership"
+)
 def apply(
     body: ApplicationCreate, conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     return service.apply(conn, gov, principal, Tier(body.tier), body.statement)
 
 
-@router.get("/applications", summary="Applications (all for the committee, else the caller's)")
+@issue_paths.get("/applications", summary="Applications (all for the committee, else the caller's)")
 def list_applications(
     conn: ReadConn,
     gov: GovernanceDep,
@@ -61,21 +69,21 @@ def list_applications(
     return service.list_applications(conn, gov, principal, status)
 
 
-@router.get("/applications/{application_id}", summary="One application")
+@issue_paths.get("/applications/{application_id}", summary="One application")
 def get_application(
     application_id: int, conn: ReadConn, gov: GovernanceDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     return service.get_application(conn, gov, principal, application_id)
 
 
-@router.post("/applications/{application_id}/sponsor", summary="Sponsor an application")
+@issue_paths.post("/applications/{application_id}/sponsor", summary="Sponsor an application")
 def sponsor(
     application_id: int, conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     return service.sponsor(conn, gov, principal, application_id)
 
 
-@router.post(
+@governance_only.post(
     "/suspensions", status_code=status.HTTP_201_CREATED, summary="Propose suspending a member"
 )
 def propose_suspension(
@@ -84,7 +92,7 @@ def propose_suspension(
     return service.propose_suspension(conn, gov, principal, body.org, body.reason)
 
 
-@router.post(
+@governance_only.post(
     "/group-admissions",
     status_code=status.HTTP_201_CREATED,
     summary="Propose admitting an organisation to a sharing group",
@@ -95,24 +103,26 @@ def propose_group_admission(
     return service.propose_group_admission(conn, gov, principal, body.group, body.org)
 
 
-@router.post("/withdrawal", summary="Withdraw the caller's organisation from the coalition")
+@governance_only.post(
+    "/withdrawal", summary="Withdraw the caller's organisation from the coalition"
+)
 def withdraw(conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal) -> dict[str, Any]:
     return service.withdraw(conn, gov, principal)
 
 
-@router.get("/decisions", summary="Decisions the caller may see")
+@issue_paths.get("/decisions", summary="Decisions the caller may see")
 def list_decisions(
     conn: ReadConn, principal: CurrentPrincipal, status: DecisionStatus | None = None
 ) -> list[dict[str, Any]]:
     return service.list_decisions(conn, principal, status)
 
 
-@router.get("/decisions/{decision_id}", summary="One decision (votes shown to its voters)")
+@issue_paths.get("/decisions/{decision_id}", summary="One decision (votes shown to its voters)")
 def get_decision(decision_id: int, conn: ReadConn, principal: CurrentPrincipal) -> dict[str, Any]:
     return service.get_decision(conn, principal, decision_id)
 
 
-@router.post(
+@issue_paths.post(
     "/decisions/{decision_id}/votes",
     summary="Concur, abstain or object (replaces the caller's earlier vote)",
 )
@@ -126,7 +136,7 @@ def vote(
     return service.vote(conn, gov, principal, decision_id, body.choice, body.reason)
 
 
-@router.post(
+@issue_paths.post(
     "/decisions/{decision_id}/withdraw-objection", summary="Withdraw the caller's objection"
 )
 def withdraw_objection(
@@ -135,7 +145,9 @@ def withdraw_objection(
     return service.withdraw_objection(conn, gov, principal, decision_id)
 
 
-@router.get("/ledger", summary="Ledger entries the caller may read, and the chain's verification")
+@issue_paths.get(
+    "/ledger", summary="Ledger entries the caller may read, and the chain's verification"
+)
 def read_ledger(
     conn: ReadConn,
     gov: GovernanceDep,
@@ -151,15 +163,26 @@ def read_ledger(
     }
 
 
-@router.get("/ledger/verify", summary="Recompute the chain and every signature")
+@issue_paths.get("/ledger/verify", summary="Recompute the chain and every signature")
 def verify_ledger(
     conn: ReadConn, gov: GovernanceDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     return service.verification_view(conn, principal, gov.settings)
 
 
-@router.get("/activity", summary="Accessions (flags raised), suspensions and withdrawals")
+@governance_only.get("/activity", summary="Accessions (flags raised), suspensions and withdrawals")
 def activity(
     conn: ReadConn, principal: CurrentPrincipal, limit: Limit = 100
 ) -> list[dict[str, Any]]:
     return service.activity(conn, limit)
+
+
+@issue_paths.get("/members", summary="Every organisation with its tier, country and accession date")
+def list_members(conn: ReadConn, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    return members.list_orgs(conn)
+
+
+# The issue's paths with and without /governance; the rest with it only.
+router.include_router(issue_paths, prefix="/governance")
+router.include_router(governance_only, prefix="/governance")
+router.include_router(issue_paths)
