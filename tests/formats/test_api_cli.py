@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from shieldwall.cli.main import app
@@ -79,9 +79,13 @@ def test_api_needs_a_key(client: TestClient, coalition: Coalition) -> None:
 def cli_store(
     engine: Engine, coalition: Coalition, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Engine]:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the CLI test drives the SQLite store through its URL")
-    monkeypatch.setenv("SHIELDWALL_DATABASE_URL", str(engine.url))
+    url = engine.url
+    if engine.dialect.name == "postgresql":
+        # The test schema travels in the URL, as a user's would.
+        with engine.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    monkeypatch.setenv("SHIELDWALL_DATABASE_URL", url.render_as_string(hide_password=False))
     get_settings.cache_clear()
     yield engine
     get_settings.cache_clear()
