@@ -54,16 +54,16 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
     "/applications", status_code=status.HTTP_201_CREATED, summary="Apply for membership"
 )
 def apply(
-    body: ApplicationCreate, conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal
+    body: ApplicationCreate, principal: CurrentPrincipal, conn: WriteConn, gov: GovernanceDep
 ) -> dict[str, Any]:
     return service.apply(conn, gov, principal, Tier(body.tier), body.statement)
 
 
 @issue_paths.get("/applications", summary="Applications (all for the committee, else the caller's)")
 def list_applications(
+    principal: CurrentPrincipal,
     conn: ReadConn,
     gov: GovernanceDep,
-    principal: CurrentPrincipal,
     status: ApplicationStatus | None = None,
 ) -> list[dict[str, Any]]:
     return service.list_applications(conn, gov, principal, status)
@@ -71,14 +71,14 @@ def list_applications(
 
 @issue_paths.get("/applications/{application_id}", summary="One application")
 def get_application(
-    application_id: int, conn: ReadConn, gov: GovernanceDep, principal: CurrentPrincipal
+    application_id: int, principal: CurrentPrincipal, conn: ReadConn, gov: GovernanceDep
 ) -> dict[str, Any]:
     return service.get_application(conn, gov, principal, application_id)
 
 
 @issue_paths.post("/applications/{application_id}/sponsor", summary="Sponsor an application")
 def sponsor(
-    application_id: int, conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal
+    application_id: int, principal: CurrentPrincipal, conn: WriteConn, gov: GovernanceDep
 ) -> dict[str, Any]:
     return service.sponsor(conn, gov, principal, application_id)
 
@@ -87,7 +87,7 @@ def sponsor(
     "/suspensions", status_code=status.HTTP_201_CREATED, summary="Propose suspending a member"
 )
 def propose_suspension(
-    body: SuspensionCreate, conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal
+    body: SuspensionCreate, principal: CurrentPrincipal, conn: WriteConn, gov: GovernanceDep
 ) -> dict[str, Any]:
     return service.propose_suspension(conn, gov, principal, body.org, body.reason)
 
@@ -98,7 +98,7 @@ def propose_suspension(
     summary="Propose admitting an organisation to a sharing group",
 )
 def propose_group_admission(
-    body: GroupAdmissionCreate, conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal
+    body: GroupAdmissionCreate, principal: CurrentPrincipal, conn: WriteConn, gov: GovernanceDep
 ) -> dict[str, Any]:
     return service.propose_group_admission(conn, gov, principal, body.group, body.org)
 
@@ -106,19 +106,19 @@ def propose_group_admission(
 @governance_only.post(
     "/withdrawal", summary="Withdraw the caller's organisation from the coalition"
 )
-def withdraw(conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal) -> dict[str, Any]:
+def withdraw(principal: CurrentPrincipal, conn: WriteConn, gov: GovernanceDep) -> dict[str, Any]:
     return service.withdraw(conn, gov, principal)
 
 
 @issue_paths.get("/decisions", summary="Decisions the caller may see")
 def list_decisions(
-    conn: ReadConn, principal: CurrentPrincipal, status: DecisionStatus | None = None
+    principal: CurrentPrincipal, conn: ReadConn, status: DecisionStatus | None = None
 ) -> list[dict[str, Any]]:
     return service.list_decisions(conn, principal, status)
 
 
 @issue_paths.get("/decisions/{decision_id}", summary="One decision (votes shown to its voters)")
-def get_decision(decision_id: int, conn: ReadConn, principal: CurrentPrincipal) -> dict[str, Any]:
+def get_decision(decision_id: int, principal: CurrentPrincipal, conn: ReadConn) -> dict[str, Any]:
     return service.get_decision(conn, principal, decision_id)
 
 
@@ -129,9 +129,9 @@ def get_decision(decision_id: int, conn: ReadConn, principal: CurrentPrincipal) 
 def vote(
     decision_id: int,
     body: VoteCast,
+    principal: CurrentPrincipal,
     conn: WriteConn,
     gov: GovernanceDep,
-    principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     return service.vote(conn, gov, principal, decision_id, body.choice, body.reason)
 
@@ -140,7 +140,7 @@ def vote(
     "/decisions/{decision_id}/withdraw-objection", summary="Withdraw the caller's objection"
 )
 def withdraw_objection(
-    decision_id: int, conn: WriteConn, gov: GovernanceDep, principal: CurrentPrincipal
+    decision_id: int, principal: CurrentPrincipal, conn: WriteConn, gov: GovernanceDep
 ) -> dict[str, Any]:
     return service.withdraw_objection(conn, gov, principal, decision_id)
 
@@ -149,9 +149,9 @@ def withdraw_objection(
     "/ledger", summary="Ledger entries the caller may read, and the chain's verification"
 )
 def read_ledger(
+    principal: CurrentPrincipal,
     conn: ReadConn,
     gov: GovernanceDep,
-    principal: CurrentPrincipal,
     after: Annotated[int, Query(ge=0, description="Entries after this seq")] = 0,
     limit: Limit = 100,
 ) -> dict[str, Any]:
@@ -165,20 +165,20 @@ def read_ledger(
 
 @issue_paths.get("/ledger/verify", summary="Recompute the chain and every signature")
 def verify_ledger(
-    conn: ReadConn, gov: GovernanceDep, principal: CurrentPrincipal
+    principal: CurrentPrincipal, conn: ReadConn, gov: GovernanceDep
 ) -> dict[str, Any]:
     return service.verification_view(conn, principal, gov.settings)
 
 
 @governance_only.get("/activity", summary="Accessions (flags raised), suspensions and withdrawals")
 def activity(
-    conn: ReadConn, principal: CurrentPrincipal, limit: Limit = 100
+    principal: CurrentPrincipal, conn: ReadConn, limit: Limit = 100
 ) -> list[dict[str, Any]]:
     return service.activity(conn, limit)
 
 
 @issue_paths.get("/members", summary="Every organisation with its tier, country and accession date")
-def list_members(conn: ReadConn, principal: CurrentPrincipal) -> list[dict[str, Any]]:
+def list_members(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, Any]]:
     return members.list_orgs(conn)
 
 
