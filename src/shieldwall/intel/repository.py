@@ -219,7 +219,8 @@ _OBJECT_COLUMNS = (
 )
 
 
-def _object_select() -> Any:
+def object_select() -> Any:
+    """Stored versions with their owner's and group's names: the row every view takes."""
     return (
         select(*_OBJECT_COLUMNS)
         .select_from(stix_objects)
@@ -262,7 +263,7 @@ def list_latest(
     limit: int,
 ) -> list[RowMapping]:
     query = (
-        _object_select()
+        object_select()
         .where(stix_objects.c.is_latest == true(), stix_objects.c.pk > after_pk, policy)
         .where(*_filter_clauses(filters))
         .order_by(stix_objects.c.pk)
@@ -282,7 +283,7 @@ def count_latest(conn: Connection, policy: ColumnElement[bool], filters: ObjectF
 
 def versions_of(conn: Connection, policy: ColumnElement[bool], stix_id: str) -> list[RowMapping]:
     query = (
-        _object_select()
+        object_select()
         .where(stix_objects.c.stix_id == stix_id, policy)
         .order_by(stix_objects.c.version_key, stix_objects.c.pk)
     )
@@ -296,7 +297,7 @@ def latest_containing(
     if kind is not None:
         holders = holders.where(observables.c.kind == kind)
     query = (
-        _object_select()
+        object_select()
         .where(stix_objects.c.pk.in_(holders), stix_objects.c.is_latest == true(), policy)
         .order_by(stix_objects.c.pk)
         .limit(limit)

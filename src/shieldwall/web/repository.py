@@ -21,9 +21,9 @@ from sqlalchemy import (
     update,
 )
 
+from shieldwall.intel.repository import object_select
 from shieldwall.intel.tables import stix_objects
 from shieldwall.members.tables import organisations, users
-from shieldwall.sharing.tables import sharing_groups
 from shieldwall.web.tables import web_sessions
 
 #: STIX types whose objects point at others by id (what "referenced by" searches).
@@ -102,29 +102,9 @@ def delete_expired_sessions(conn: Connection, now: datetime) -> None:
     conn.execute(delete(web_sessions).where(web_sessions.c.expires_at <= now))
 
 
-_OBJECT_COLUMNS = (
-    stix_objects.c.pk,
-    stix_objects.c.stix_id,
-    stix_objects.c.type,
-    stix_objects.c.version_key,
-    stix_objects.c.tlp,
-    stix_objects.c.dist,
-    stix_objects.c.added_at,
-    stix_objects.c.is_latest,
-    stix_objects.c.data,
-    organisations.c.name.label("owner"),
-    sharing_groups.c.name.label("group_name"),
-)
-
-
 def _latest_visible(policy: ColumnElement[bool]) -> Select[Any]:
-    return (
-        select(*_OBJECT_COLUMNS)
-        .select_from(stix_objects)
-        .join(organisations, organisations.c.id == stix_objects.c.owner_org_id)
-        .outerjoin(sharing_groups, sharing_groups.c.id == stix_objects.c.group_id)
-        .where(stix_objects.c.is_latest == true(), policy)
-    )
+    latest: Select[Any] = object_select().where(stix_objects.c.is_latest == true(), policy)
+    return latest
 
 
 def newest_visible(conn: Connection, policy: ColumnElement[bool], limit: int) -> list[RowMapping]:
