@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import re
+from urllib.parse import urlsplit
 
 from shieldwall.errors import BadInput
 from shieldwall.formats.export.common import TLP_LABEL, epoch_seconds
@@ -78,6 +79,14 @@ def content(text: str) -> str:
         else:
             out.append("|" + " ".join(f"{byte:02X}" for byte in char.encode()) + "|")
     return "".join(out)
+
+
+def url_parts(url: str) -> tuple[str, str] | None:
+    """(host, path with query) of a URL, as IDS rules match them; None without a host."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    return parts.hostname, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def message_text(text: str) -> str:

@@ -14,7 +14,6 @@ Suricata (see `rules`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from urllib.parse import urlsplit
 
 from shieldwall.formats.export import rules
 from shieldwall.formats.export.model import ValueRow
@@ -71,11 +70,10 @@ def _domain_rules(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
 
 
 def _url_rule(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
-    parts = urlsplit(row.value)
-    host = parts.hostname or ""
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if not host:
+    found = rules.url_parts(row.value)
+    if found is None:
         return []
+    host, target = found
     sid = sids.sid(f"{row.stix_id}|{row.kind}|{row.value}|http")
     return [
         f"alert tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS "
