@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from shieldwall.deps import CurrentPrincipal, ReadConn, WriteConn, get_engine
+from shieldwall.deps import CurrentPrincipal, ReadConn, WriteConn
 from shieldwall.governance import scheduler, service
 from shieldwall.governance.model import ApplicationStatus, DecisionStatus
 from shieldwall.governance.schemas import (
@@ -37,16 +37,14 @@ def governance(request: Request) -> Governance:
 GovernanceDep = Annotated[Governance, Depends(governance)]
 
 
-def settle_due(request: Request, gov: GovernanceDep) -> None:
-    scheduler.settle_if_due(get_engine(request), gov)
-
-
 #: What the app includes; it owns the scheduler's lifespan, so the ticker starts once.
 router = APIRouter(prefix="/api/v1", lifespan=scheduler.lifespan)
 #: Endpoints served under /api/v1/governance and again directly under /api/v1.
-issue_paths = APIRouter(tags=["governance"], dependencies=[Depends(settle_due)])
+# Due decisions are settled when any caller authenticates (shieldwall.deps), so
+# governance endpoints need no settling step of their own.
+issue_paths = APIRouter(tags=["governance"])
 #: Endpoints served under /api/v1/governance only.
-governance_only = APIRouter(tags=["governance"], dependencies=[Depends(settle_due)])
+governance_only = APIRouter(tags=["governance"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
