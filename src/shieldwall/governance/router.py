@@ -5,9 +5,10 @@ by the same handlers: under `/api/v1/governance/...` and directly under
 `/api/v1/...` (the paths the membership issue names). Suspensions, group
 admissions, withdrawal and the activity feed stay under `/governance` only.
 
-Before any endpoint runs, decisions whose deadline has passed are closed
-(`settle_due`), in their own transaction, so every answer reflects the
-clock; the request's own connection opens only after that commit.
+Decisions whose deadline has passed are closed when the caller authenticates
+(`shieldwall.deps.optional_principal`), in their own transaction, so every
+answer reflects the clock; endpoints declare the caller before their
+connection, so that connection opens only after that commit.
 """
 
 from __future__ import annotations

@@ -2,11 +2,10 @@
 
 `tick` closes every decision that is due (or unanimous) in one transaction.
 The node runs it from a background thread every
-`SHIELDWALL_GOVERNANCE_TICK_SECONDS`, and before every governance request
-(`settle_if_due`), so a decision never stays open past its deadline for
-anyone who asks about it. A request that is not about governance does not
-wait for the tick: the time a tier change takes to reach intel reads is at
-most the tick interval; the outcome and its recorded time are the deadline's.
+`SHIELDWALL_GOVERNANCE_TICK_SECONDS`, and whenever a caller authenticates
+(`settle_if_due`, from `shieldwall.deps`), so a decision never stays open past
+its deadline for anyone who asks, about governance or intel; the outcome and
+its recorded time are the deadline's.
 """
 
 from __future__ import annotations
