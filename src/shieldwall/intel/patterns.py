@@ -102,8 +102,19 @@ def _kind_of(path: str) -> str | None:
     return kind
 
 
+#: Each accepted spelling of a path and the kind of observable it carries.
+_SPELLING_KINDS = {spelling: _kind_of(_canonical_path(spelling)) for spelling in _SPELLINGS}
+
+
 def pattern_observables(pattern: str) -> list[Observable]:
     """Normalised observables of a STIX pattern; raises PatternError if invalid."""
+    single = _SINGLE_RE.fullmatch(pattern)
+    if single is not None:
+        # The commonest case in one dictionary look-up: no list of pairs.
+        kind = _SPELLING_KINDS.get(single.group(1))
+        if kind is not None:
+            item = normalise(kind, _unescape(single.group(2)))
+            return [item] if item else []
     pairs = fast_comparisons(pattern)
     if pairs is None:
         pairs = slow_comparisons(pattern)
