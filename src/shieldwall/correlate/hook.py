@@ -9,7 +9,7 @@ nothing here, because `observables.value` is indexed already.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,19 +21,26 @@ from shieldwall.sightings.refs import record_sightings
 _KEYED = frozenset(repository.KEYED_KINDS)
 
 
-def correlation_key_rows(found_rows: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
+def correlation_key_rows(found_rows: Iterable[tuple[int, str, str]]) -> list[tuple[str, int]]:
+    """(key, object_pk) pairs of (object_pk, kind, value) observable rows, each pair once."""
     pairs: set[tuple[str, int]] = set()
-    for row in found_rows:
-        if row["kind"] in _KEYED:
-            key = key_of(row["kind"], row["value"])
+    for object_pk, kind, value in found_rows:
+        if kind in _KEYED:
+            key = key_of(kind, value)
             if key is not None:
-                pairs.add((key, row["object_pk"]))
+                pairs.add((key, object_pk))
     return list(pairs)
 
 
 def record_detection(
-    conn: Connection, rows: Sequence[dict[str, Any]], found_rows: Sequence[dict[str, Any]]
+    conn: Connection,
+    found_rows: Sequence[tuple[int, str, str]],
+    sighting_rows: Sequence[dict[str, Any]],
 ) -> None:
-    """Writes the correlation keys and sighting refs of one ingest batch."""
+    """Writes the correlation keys and sighting refs of one ingest batch.
+
+    `found_rows` are the batch's (object_pk, kind, value) observables; `sighting_rows`
+    its stored sightings as `{"pk", "type", "version_key", "data"}`.
+    """
     repository.insert_keys(conn, correlation_key_rows(found_rows))
-    record_sightings(conn, rows)
+    record_sightings(conn, sighting_rows)

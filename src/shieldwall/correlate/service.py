@@ -199,10 +199,10 @@ def recorrelate(engine: Engine, on_progress: Callable[[int, int], None] | None =
     with write_transaction(engine) as conn:
         total = repository.count_keyed_observables(conn)
         repository.clear_detection_indexes(conn)
-        batch: list[dict[str, Any]] = []
+        batch: list[tuple[int, str, str]] = []
         done = 0
-        for pk, kind, value in repository.keyed_observables(conn):
-            batch.append({"object_pk": pk, "kind": kind, "value": value})
+        for row in repository.keyed_observables(conn):
+            batch.append(row)
             if len(batch) >= _REBUILD_BATCH:
                 written += _write_keys(conn, batch)
                 done += len(batch)
@@ -218,7 +218,7 @@ def recorrelate(engine: Engine, on_progress: Callable[[int, int], None] | None =
     return written
 
 
-def _write_keys(conn: Connection, batch: list[dict[str, Any]]) -> int:
+def _write_keys(conn: Connection, batch: list[tuple[int, str, str]]) -> int:
     # One object may hold two URLs on one host: one key for both.
     pairs = correlation_key_rows(batch)
     repository.insert_keys(conn, pairs)

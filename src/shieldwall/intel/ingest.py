@@ -163,11 +163,18 @@ def iter_bundle(stream: IO[bytes]) -> Iterator[Any]:
 
 @dataclass(slots=True)
 class _Prepared:
+    """One validated object waiting for its batch, with what its row will hold."""
+
     index: int
     checked: Checked
-    tlp_refs: tuple[str, ...]
-    row: dict[str, Any]
     found: list[Observable]
+    revoked: bool
+    search_text: str | None
+    content_hash: str
+    data: str
+    tlp: int = 0
+    is_latest: bool = True
+    pk: int = 0
 
 
 def _search_text(obj: dict[str, Any]) -> str | None:
@@ -203,15 +210,15 @@ def _tlp_or_none(name: str | None) -> TLP | None:
 class _BatchState:
     known: dict[tuple[str, str], str]
     latest: dict[str, str]
-    placed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    found_rows: list[dict[str, Any]] = field(default_factory=list)
+    placed: dict[tuple[str, str], _Prepared] = field(default_factory=dict)
+    stored: list[_Prepared] = field(default_factory=list)
+    found_rows: list[tuple[int, str, str]] = field(default_factory=list)
     demote_stored: list[tuple[str, str]] = field(default_factory=list)
 
     def demote(self, stix_id: str, version_key: str) -> None:
         placed = self.placed.get((stix_id, version_key))
         if placed is not None:
-            placed["is_latest"] = False
+            placed.is_latest = False
         else:
             self.demote_stored.append((stix_id, version_key))
 
@@ -244,7 +251,7 @@ class Ingestor:
                 index, stix_id if isinstance(stix_id, str) else None, exc.field, exc.reason
             )
             return
-        if all(ref in self.marking_tlp for ref in prepared.tlp_refs):
+        if all(ref in self.marking_tlp for ref in prepared.checked.marking_refs):
             self._queue(prepared)
         else:
             self.waiting.append(prepared)
@@ -259,22 +266,16 @@ class Ingestor:
             except BadInput:
                 raise ObjectInvalid("definition", f"unknown TLP level {tlp_name!r}") from None
         data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-        distribution = self.options.distribution
-        row = {
-            "stix_id": checked.stix_id,
-            "type": checked.stix_type,
-            "version_key": checked.version_key,
-            "owner_org_id": self.options.owner_org_id,
-            "dist": int(distribution.kind),
-            "group_id": distribution.group_id,
-            "revoked": obj.get("revoked") is True,
-            "search_text": _search_text(obj),
-            "content_hash": hashlib.blake2b(data, digest_size=16).hexdigest(),
-            "added_at": self.added_at_bound,
-            "data": data.decode(),
-        }
-        # One row per distinct observable: a file may list one hash twice.
-        return _Prepared(index, checked, checked.marking_refs, row, list(dict.fromkeys(found)))
+        return _Prepared(
+            index,
+            checked,
+            # One row per distinct observable: a file may list one hash twice.
+            found if len(found) < 2 else list(dict.fromkeys(found)),
+            obj.get("revoked") is True,
+            _search_text(obj),
+            hashlib.blake2b(data, digest_size=16).hexdigest(),
+            data.decode(),
+        )
 
     def _reject(self, index: int, stix_id: str | None, field: str | None, reason: str) -> None:
         self.report.rejected.append(Rejection(index, stix_id, field, reason))
@@ -282,9 +283,9 @@ class Ingestor:
             raise ImportAborted(self.report)
 
     def _queue(self, prepared: _Prepared) -> None:
-        levels = [self.marking_tlp[ref] for ref in prepared.tlp_refs]
+        levels = [self.marking_tlp[ref] for ref in prepared.checked.marking_refs]
         tlp_levels = [level for level in levels if level is not None]
-        prepared.row["tlp"] = int(max(tlp_levels) if tlp_levels else self.options.default_tlp)
+        prepared.tlp = int(max(tlp_levels) if tlp_levels else self.options.default_tlp)
         self.batch.append(prepared)
         if len(self.batch) >= self.options.batch_size:
             self._flush()
@@ -306,17 +307,44 @@ class Ingestor:
         for prepared in batch:
             self._place(prepared, state)
         repository.demote_versions(self.conn, owner, state.demote_stored)
-        repository.insert_objects(self.conn, state.rows)
+        repository.insert_objects(self.conn, [self._object_row(p) for p in state.stored])
         repository.insert_observables(self.conn, state.found_rows)
-        record_detection(self.conn, state.rows, state.found_rows)
+        record_detection(self.conn, state.found_rows, self._sighting_rows(state.stored))
         self.report.observables += len(state.found_rows)
 
+    def _object_row(self, prepared: _Prepared) -> tuple[Any, ...]:
+        """The row of `stix_objects`, in `repository.OBJECT_INSERT_COLUMNS` order."""
+        checked, distribution = prepared.checked, self.options.distribution
+        return (
+            prepared.pk,
+            checked.stix_id,
+            checked.stix_type,
+            checked.version_key,
+            self.options.owner_org_id,
+            prepared.tlp,
+            int(distribution.kind),
+            distribution.group_id,
+            prepared.is_latest,
+            prepared.revoked,
+            prepared.search_text,
+            prepared.content_hash,
+            self.added_at_bound,
+            prepared.data,
+        )
+
+    @staticmethod
+    def _sighting_rows(stored: list[_Prepared]) -> list[dict[str, Any]]:
+        return [
+            {"pk": p.pk, "type": "sighting", "version_key": p.checked.version_key, "data": p.data}
+            for p in stored
+            if p.checked.stix_type == "sighting"
+        ]
+
     def _place(self, prepared: _Prepared, state: _BatchState) -> None:
-        row = prepared.row
-        stix_id, version_key = row["stix_id"], row["version_key"]
+        stix_id, version_key = prepared.checked.stix_id, prepared.checked.version_key
         stored_hash = state.known.get((stix_id, version_key))
         if stored_hash is not None:
-            if stored_hash == row["content_hash"]:
+            if stored_hash == prepared.content_hash:
                 self.report.unchanged += 1
             else:
                 self._reject(
@@ -327,29 +355,30 @@ class Ingestor:
                 )
             return
         previous = state.latest.get(stix_id)
-        row["is_latest"] = previous is None or version_key > previous
         if previous is None:
             self.report.created += 1
+            state.latest[stix_id] = version_key
         else:
             self.report.new_versions += 1
-        if row["is_latest"]:
-            if previous is not None:
+            prepared.is_latest = version_key > previous
+            if prepared.is_latest:
                 state.demote(stix_id, previous)
-            state.latest[stix_id] = version_key
-        state.known[(stix_id, version_key)] = row["content_hash"]
-        state.placed[(stix_id, version_key)] = row
-        row["pk"] = self.next_pk
+                state.latest[stix_id] = version_key
+        state.known[(stix_id, version_key)] = prepared.content_hash
+        state.placed[(stix_id, version_key)] = prepared
+        prepared.pk = pk = self.next_pk
         self.next_pk += 1
-        state.rows.append(row)
-        state.found_rows.extend(
-            {"object_pk": row["pk"], "kind": kind, "value": value} for kind, value in prepared.found
-        )
+        state.stored.append(prepared)
+        state.found_rows.extend((pk, kind, value) for kind, value in prepared.found)
 
     # -- end of bundle
 
     def finish(self) -> ImportReport:
         unresolved = {
-            ref for p in self.waiting for ref in p.tlp_refs if ref not in self.marking_tlp
+            ref
+            for p in self.waiting
+            for ref in p.checked.marking_refs
+            if ref not in self.marking_tlp
         }
         stored = repository.visible_markings(self.conn, self.options.principal, unresolved)
         for ref, definition in stored.items():
@@ -357,7 +386,7 @@ class Ingestor:
             tlp_name = marking_tlp_name(orjson.loads(definition))
             self.marking_tlp[ref] = _tlp_or_none(tlp_name)
         for prepared in sorted(self.waiting, key=lambda p: p.index):
-            missing = [ref for ref in prepared.tlp_refs if ref not in self.marking_tlp]
+            missing = [ref for ref in prepared.checked.marking_refs if ref not in self.marking_tlp]
             if missing:
                 self._reject(
                     prepared.index,
