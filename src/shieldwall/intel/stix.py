@@ -127,13 +127,17 @@ def _check_versioning(obj: dict[str, Any], stix_type: str) -> str:
     """Checks created/modified and returns the version key."""
     if stix_type in SCO_TYPES:
         return ""  # SCOs are not versioned: one id, one version.
-    created = timestamp_key(obj.get("created"), "created")
+    created = obj.get("created")
+    created_key = timestamp_key(created, "created")
     if stix_type == "marking-definition":
-        return created
-    modified = timestamp_key(obj.get("modified"), "modified")
-    if modified < created:
+        return created_key
+    modified = obj.get("modified")
+    if modified == created:  # most objects are first versions: one string, one check
+        return created_key
+    modified_key = timestamp_key(modified, "modified")
+    if modified_key < created_key:
         raise ObjectInvalid("modified", "must not be earlier than created")
-    return modified
+    return modified_key
 
 
 def _check_type_specific(obj: dict[str, Any], stix_type: str) -> None:
