@@ -75,7 +75,7 @@ def test_an_accession_from_the_shell(shieldwall: Any, clock: ManualClock) -> Non
     assert (shown["status"], shown["closed_at"]) == ("adopted", clock.now().isoformat())
     verified = shieldwall("verify")
     assert verified.code == 0
-    assert "ledger verified: 9 entries" in verified.err
+    assert "ledger verified: 14 entries" in verified.err
 
 
 @pytest.mark.parametrize(

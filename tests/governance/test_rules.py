@@ -380,7 +380,12 @@ def test_the_subject_reads_its_ledger_entries_but_not_the_votes(api: Api) -> Non
     decision = api.open_accession("Applicant")
     api.ok(api.vote("Sponsor B", decision, "object", "secret reasons"))
     own = api.ok(api.get("Applicant", "/ledger"))
-    assert [e["act"] for e in own["entries"]] == ["application", "sponsorship", "decision-opened"]
+    assert [e["act"] for e in own["entries"]] == [
+        "key-registered",
+        "application",
+        "sponsorship",
+        "decision-opened",
+    ]
     everything = api.ok(api.get("Sponsor A", "/ledger"))
     assert [e["act"] for e in everything["entries"]][-1] == "vote"
     assert "secret reasons" not in api.get("Applicant", "/ledger").text

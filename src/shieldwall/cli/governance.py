@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -313,11 +314,67 @@ def tick() -> None:
     output.note(f"closed decisions: {', '.join(map(str, closed))}" if closed else "nothing due")
 
 
+def _read_passphrase(path: Path) -> str:
+    """The first line of a file ("-": standard input), never from the command line."""
+    text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+@governance_app.command("export-key")
+def export_key(
+    org: Annotated[str, typer.Option("--org", help="The organisation whose key to export.")],
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file",
+            help="Encrypt the PEM with the first line of this file ('-': standard input).",
+        ),
+    ] = None,
+) -> None:
+    """Print ORG's private signing key (PKCS#8 PEM) alone on stdout, as its org-admin.
+
+    An organisation with no key yet gets one first (registered in the ledger).
+    """
+    passphrase = _read_passphrase(passphrase_file) if passphrase_file is not None else None
+    exported = _act(
+        org, lambda conn, gov, who: service.export_signing_key(conn, gov, who, org, passphrase)
+    )
+    sys.stdout.write(exported.pem)
+    output.note(f"exported the signing key {exported.key_id} of {exported.org}")
+
+
 @governance_app.command("rotate-key")
-def rotate_key() -> None:
-    """Hand the ledger over to a new node key, announced in an entry the old key signs."""
+def rotate_key(
+    org: Annotated[
+        str | None,
+        typer.Option("--org", help="Rotate this organisation's key; without it, the node key."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Hand over to a new signing key, announced in an entry the old key signs."""
+    if org is not None:
+        key = _act(org, lambda conn, gov, who: service.rotate_signing_key(conn, gov, who, org))
+        if as_json:
+            output.emit_json(key)
+        else:
+            output.note(f"{key['org']} now signs with key {key['key_id']}")
+        return
     gov = node_governance()
     with write_transaction(store_engine()) as conn:
         new_id = ledger.rotate_key(conn, gov.settings, gov.now())
     ledger.install_rotated_key(gov.settings)
-    output.note(f"the ledger is now signed with key {new_id}")
+    output.note(f"the ledger is now signed with node key {new_id}")
+
+
+@governance_app.command("keys")
+def keys_(
+    as_org: Annotated[str | None, typer.Option("--as", help="Read as this organisation.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Public signing keys on record (the committee reads every organisation's)."""
+    found = _read(as_org, lambda conn, _gov, who: service.signing_keys(conn, who, None))
+    if as_json:
+        output.emit_json(found)
+        return
+    output.emit_table(found, ["org", "key_id", "created_at", "retired_at"], "signing keys")

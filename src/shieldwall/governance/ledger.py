@@ -3,14 +3,27 @@
 Each entry's hash is SHA-256 over the canonical JSON of everything the entry
 says (sequence number, time, actor, act, subject, payload text, previous
 hash, signer key id), so changing any stored byte of an entry, deleting one
-or reordering two breaks the chain at a named entry. The node signs every
-entry with its Ed25519 key; the first entry ("ledger-opened") puts the
-public key on record, and a "key-rotation" entry signed by the old key hands
-over to a new one. A ledger rewritten from scratch with another key is
-caught by comparing the key on record with the node's own key.
+or reordering two breaks the chain at a named entry.
 
-Known limit: removing the newest entries leaves a valid shorter chain; only
-a copy of the head held elsewhere (a member node, a printout) detects that.
+Who signs: an entry with an acting organisation is signed by that
+organisation's key (`keys.py`); an entry of the node itself (actor null:
+opening the ledger, closing a decision and its effects, registering an
+organisation's key) by the node key. Entry 1 (`ledger-opened`) puts the node
+key on record and entry 2 (`org-keys-adopted`) starts per-organisation
+signing; a `key-registered` entry, signed by the node, puts an
+organisation's first key on record; a `key-rotation` entry signed by the old
+key (the node's or an organisation's) hands over to a new one.
+
+Ledgers written before per-organisation keys have no `org-keys-adopted`
+entry until the first append after the upgrade writes one: entries before it
+are legacy, and an organisation's act there is signed by the node key, as
+it was. After it, an organisation's act is valid only under that
+organisation's key on record.
+
+A ledger rewritten from scratch is consistent in itself; it is caught by
+comparing the node key it ends with to the node's own key (kept in a file,
+outside the store). Known limit: removing the newest entries leaves a valid
+shorter chain; only a copy of the head held elsewhere detects that.
 """
 
 from __future__ import annotations
@@ -74,8 +87,8 @@ def public_key_from_text(text: str) -> Ed25519PublicKey:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeKey:
-    """The node's ledger signing key."""
+class SigningKey:
+    """An Ed25519 key that signs ledger entries: the node's or an organisation's."""
 
     private_key: Ed25519PrivateKey
 
@@ -90,6 +103,9 @@ class NodeKey:
     def sign(self, digest: str) -> str:
         return self.private_key.sign(bytes.fromhex(digest)).hex()
 
+
+#: The node's key is a signing key like any other; the name says whose it is.
+NodeKey = SigningKey
 
 _KEYS: dict[Path, NodeKey] = {}
 _KEYS_LOCK = threading.Lock()
@@ -198,7 +214,7 @@ class Entry:
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _store(conn: Connection, key: NodeKey, entry: Entry) -> int:
+def _store(conn: Connection, key: SigningKey, entry: Entry) -> int:
     digest = entry.digest()
     repository.insert_ledger_entry(
         conn,
@@ -218,7 +234,7 @@ def _store(conn: Connection, key: NodeKey, entry: Entry) -> int:
     return entry.seq
 
 
-def _key_record(key: NodeKey) -> dict[str, str]:
+def key_record(key: SigningKey) -> dict[str, str]:
     return {
         "algorithm": "Ed25519",
         "key_id": key.key_id,
@@ -228,29 +244,27 @@ def _key_record(key: NodeKey) -> dict[str, str]:
 
 def append(
     conn: Connection,
-    key: NodeKey,
+    node: NodeKey,
     *,
     at: datetime,
     actor: str | None,
     act: Act,
     subject: str | None,
     payload: Mapping[str, Any],
+    signer: SigningKey | None = None,
 ) -> int:
-    """Appends one entry (opening the ledger first if it is empty); returns its seq.
+    """Appends one entry; returns its seq.
 
-    Callers hold a write transaction, which serialises appends: the next seq and
-    the previous hash are read and written under the same writer lock.
+    `signer` is the acting organisation's key, required exactly when `actor`
+    is set; the node's entries are signed by `node`. The ledger is opened
+    first if it is empty, and per-organisation signing adopted first if this
+    is the first append to a legacy ledger. Callers hold a write transaction,
+    which serialises appends: the next seq and the previous hash are read and
+    written under the same writer lock.
     """
-    last = repository.last_ledger_entry(conn)
-    if last is None:
-        last_seq, last_hash, ledger_key_id = 1, _open_ledger(conn, key, at), key.key_id
-    else:
-        last_seq, last_hash, ledger_key_id = int(last["seq"]), last["hash"], _current_key_id(last)
-    if ledger_key_id != key.key_id:
-        raise LedgerKeyMismatch(
-            f"the ledger is signed with key {ledger_key_id[:16]}..., but this node holds key "
-            f"{key.key_id[:16]}...; restore the key file (SHIELDWALL_LEDGER_KEY_FILE)"
-        )
+    if (actor is None) != (signer is None):
+        raise ValueError("an organisation's act is signed by its key, the node's by the node key")
+    last_seq, last_hash = _prepare(conn, node, at)
     entry = Entry(
         seq=last_seq + 1,
         at=format_time(at),
@@ -259,32 +273,65 @@ def append(
         subject=subject,
         payload=canonical_json(dict(payload)),
         prev_hash=last_hash,
-        signer=key.key_id,
+        signer=(signer or node).key_id,
     )
-    return _store(conn, key, entry)
+    return _store(conn, signer or node, entry)
 
 
-def _current_key_id(last: RowMapping) -> str:
-    """The key that signs the next entry: the last signer, or the key it handed over to."""
+def _prepare(conn: Connection, node: NodeKey, at: datetime) -> tuple[int, str]:
+    """Opens the ledger or checks that `node` signs it; returns the last seq and hash."""
+    last = repository.last_ledger_entry(conn)
+    if last is None:
+        _node_entry(conn, node, 1, GENESIS_PREV_HASH, at, Act.LEDGER_OPENED, key_record(node))
+        last = repository.last_ledger_entry(conn)
+        assert last is not None
+    else:
+        ledger_key_id = _node_key_id(conn)
+        if ledger_key_id != node.key_id:
+            raise LedgerKeyMismatch(
+                f"the ledger is signed with key {ledger_key_id[:16]}..., but this node holds key "
+                f"{node.key_id[:16]}...; restore the key file (SHIELDWALL_LEDGER_KEY_FILE)"
+            )
+    if not repository.ledger_has_act(conn, Act.ORG_KEYS_ADOPTED.value):
+        seq = int(last["seq"]) + 1
+        payload = {"from_seq": seq + 1}
+        digest = _node_entry(conn, node, seq, last["hash"], at, Act.ORG_KEYS_ADOPTED, payload)
+        return seq, digest
+    return int(last["seq"]), str(last["hash"])
+
+
+def _node_key_id(conn: Connection) -> str:
+    """The node key that signs the next node entry: the last one's, or the key it handed over to."""
+    last = repository.last_node_entry(conn)
+    if last is None:  # only entry 1 can be missing, and it is never absent here
+        raise LedgerKeyMismatch("the ledger has no entry of the node: it cannot be extended")
     if last["act"] == Act.KEY_ROTATION:
         return str(json.loads(last["payload"])["key_id"])
     return str(last["signer"])
 
 
-def _open_ledger(conn: Connection, key: NodeKey, at: datetime) -> str:
-    """Writes entry 1, which puts the node's public key on record; returns its hash."""
-    opened = Entry(
-        seq=1,
+def _node_entry(
+    conn: Connection,
+    node: NodeKey,
+    seq: int,
+    prev_hash: str,
+    at: datetime,
+    act: Act,
+    payload: Mapping[str, Any],
+) -> str:
+    """Writes one entry of the node itself at `seq`; returns its hash."""
+    entry = Entry(
+        seq=seq,
         at=format_time(at),
         actor=None,
-        act=Act.LEDGER_OPENED.value,
+        act=act.value,
         subject=None,
-        payload=canonical_json(_key_record(key)),
-        prev_hash=GENESIS_PREV_HASH,
-        signer=key.key_id,
+        payload=canonical_json(dict(payload)),
+        prev_hash=prev_hash,
+        signer=node.key_id,
     )
-    _store(conn, key, opened)
-    return opened.digest()
+    _store(conn, node, entry)
+    return entry.digest()
 
 
 def rotate_key(conn: Connection, settings: GovernanceSettings, at: datetime) -> str:
@@ -305,7 +352,7 @@ def rotate_key(conn: Connection, settings: GovernanceSettings, at: datetime) -> 
         actor=None,
         act=Act.KEY_ROTATION,
         subject=None,
-        payload=_key_record(new),
+        payload=key_record(new),
     )
     return new.key_id
 
@@ -348,7 +395,10 @@ class _Broken(Exception):
         self.problem = problem
 
 
-def _introduced_key(entry: Entry) -> tuple[str, Ed25519PublicKey]:
+_Key = tuple[str, Ed25519PublicKey]
+
+
+def _introduced_key(entry: Entry) -> _Key:
     try:
         record = json.loads(entry.payload)
         public_key = public_key_from_text(record["public_key"])
@@ -356,17 +406,28 @@ def _introduced_key(entry: Entry) -> tuple[str, Ed25519PublicKey]:
         raise _Broken(entry.seq, "the key it puts on record is unreadable") from None
     if key_id_of(public_key) != record.get("key_id"):
         raise _Broken(entry.seq, "the key id it puts on record does not match the key")
+    if entry.actor is not None or entry.act == Act.KEY_REGISTERED:
+        owner = entry.actor or entry.subject
+        if record.get("org") != owner or entry.subject != owner:
+            raise _Broken(entry.seq, f"the key it puts on record is not named as {owner}'s")
     return record["key_id"], public_key
 
 
 class _Walker:
-    """Checks entries one after another, keeping the chain state between them."""
+    """Checks entries one after another, keeping the chain and the keys on record between them."""
 
     def __init__(self) -> None:
         self.expected_seq = 1
         self.prev_hash = GENESIS_PREV_HASH
-        self.key_id: str | None = None
-        self.public_key: Ed25519PublicKey | None = None
+        self.node: _Key | None = None
+        #: Each organisation's current key, as the entries so far put it on record.
+        self.orgs: dict[str, _Key] = {}
+        #: Whether per-organisation signing has started (legacy entries come before).
+        self.adopted = False
+
+    @property
+    def node_key_id(self) -> str | None:
+        return self.node[0] if self.node else None
 
     def check(self, row: RowMapping) -> None:
         entry = Entry.from_row(row)
@@ -380,29 +441,70 @@ class _Walker:
         if entry.digest() != row["hash"]:
             raise _Broken(entry.seq, "its content does not match its hash (altered)")
         if entry.seq == 1:
-            if entry.act != Act.LEDGER_OPENED:
+            if entry.act != Act.LEDGER_OPENED or entry.actor is not None:
                 raise _Broken(1, "the first entry does not open the ledger")
-            self.key_id, self.public_key = _introduced_key(entry)
+            self.node = _introduced_key(entry)
         self._check_signature(entry, row)
-        if entry.act == Act.KEY_ROTATION and entry.seq != 1:
-            self.key_id, self.public_key = _introduced_key(entry)
+        self._take_keys(entry)
         self.prev_hash = row["hash"]
         self.expected_seq += 1
 
+    def _expected_signer(self, entry: Entry) -> tuple[_Key, str]:
+        """The key that must have signed `entry`, and whose it is (for the message)."""
+        assert self.node is not None
+        if entry.actor is None:
+            return self.node, "the node's key"
+        if entry.actor in self.orgs:
+            return self.orgs[entry.actor], f"{entry.actor}'s key"
+        if not self.adopted:
+            return self.node, "the node's key (legacy entry)"
+        raise _Broken(entry.seq, f"{entry.actor} acts before any key of its is on record")
+
     def _check_signature(self, entry: Entry, row: RowMapping) -> None:
-        if entry.signer != self.key_id or self.public_key is None:
-            raise _Broken(entry.seq, "it is signed by a key that is not the ledger's key")
+        (key_id, public_key), whose = self._expected_signer(entry)
+        if entry.signer != key_id:
+            raise _Broken(entry.seq, f"it is signed by a key that is not {whose} on record")
         try:
-            self.public_key.verify(bytes.fromhex(row["signature"]), bytes.fromhex(row["hash"]))
+            public_key.verify(bytes.fromhex(row["signature"]), bytes.fromhex(row["hash"]))
         except (InvalidSignature, ValueError):
             raise _Broken(entry.seq, "its signature is not valid") from None
+
+    def _take_keys(self, entry: Entry) -> None:
+        """Applies what a (validly signed) entry says about keys."""
+        act = entry.act
+        if act == Act.KEY_ROTATION:
+            if entry.actor is None:
+                self.node = _introduced_key(entry)
+            elif entry.actor in self.orgs:
+                self.orgs[entry.actor] = _introduced_key(entry)
+            else:
+                raise _Broken(entry.seq, f"{entry.actor} rotates a key it never had on record")
+        elif act == Act.KEY_REGISTERED:
+            self._register(entry)
+        elif act == Act.ORG_KEYS_ADOPTED:
+            if entry.actor is not None or self.adopted:
+                problem = "per-organisation keys are adopted twice, or not by the node"
+                raise _Broken(entry.seq, problem)
+            self.adopted = True
+
+    def _register(self, entry: Entry) -> None:
+        if entry.actor is not None or entry.subject is None:
+            raise _Broken(entry.seq, "only the node registers an organisation's key")
+        if entry.subject in self.orgs:
+            raise _Broken(
+                entry.seq,
+                f"{entry.subject} already has a key on record; "
+                "only a rotation it signs replaces it",
+            )
+        self.orgs[entry.subject] = _introduced_key(entry)
 
 
 def verify(rows: Iterable[RowMapping], node_key_id: str | None = None) -> Verification:
     """Recomputes the chain and every signature; names the first bad entry.
 
-    `node_key_id`, when known, must be the key the ledger ends with: a ledger
-    rebuilt with a forger's key is consistent in itself but not signed by us.
+    `node_key_id`, when known, must be the node key the ledger ends with: a
+    ledger rebuilt with a forger's keys is consistent in itself but not
+    signed by us.
     """
     walker = _Walker()
     count = 0
@@ -410,7 +512,7 @@ def verify(rows: Iterable[RowMapping], node_key_id: str | None = None) -> Verifi
         for row in rows:
             walker.check(row)
             count += 1
-        if count and node_key_id is not None and walker.key_id != node_key_id:
+        if count and node_key_id is not None and walker.node_key_id != node_key_id:
             raise _Broken(count, "the ledger's current key is not this node's key")
     except _Broken as broken:
         return Verification(False, count, None, broken.seq, broken.problem)

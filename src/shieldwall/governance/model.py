@@ -53,6 +53,10 @@ class Act(StrEnum):
     GROUP_ADMISSION = "group-admission"
     WITHDRAWAL = "withdrawal"
     KEY_ROTATION = "key-rotation"
+    #: The node puts an organisation's first public key on record (signed by the node key).
+    KEY_REGISTERED = "key-registered"
+    #: From here on every organisation signs its own acts (older entries: the node signed them).
+    ORG_KEYS_ADOPTED = "org-keys-adopted"
 
 
 #: Acts an organisation may read when they are about it (the committee reads all).
@@ -67,6 +71,7 @@ ACTS_SHOWN_TO_SUBJECT: frozenset[Act] = frozenset(
         Act.SUSPENSION,
         Act.GROUP_ADMISSION,
         Act.WITHDRAWAL,
+        Act.KEY_REGISTERED,
     }
 )
 

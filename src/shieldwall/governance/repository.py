@@ -371,3 +371,18 @@ def ledger_acts(conn: Connection, acts: frozenset[str], limit: int) -> list[RowM
 
 def ledger_size(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(ledger)).scalar_one())
+
+
+def last_node_entry(conn: Connection) -> RowMapping | None:
+    """The newest entry of the node itself (no acting organisation)."""
+    query = (
+        select(ledger.c.seq, ledger.c.signer, ledger.c.act, ledger.c.payload)
+        .where(ledger.c.actor.is_(None))
+        .order_by(ledger.c.seq.desc())
+        .limit(1)
+    )
+    return conn.execute(query).mappings().first()
+
+
+def ledger_has_act(conn: Connection, act: str) -> bool:
+    return bool(conn.execute(select(exists().where(ledger.c.act == act))).scalar())

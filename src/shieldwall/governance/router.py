@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from shieldwall.deps import CurrentPrincipal, ReadConn, WriteConn
 from shieldwall.governance import scheduler, service
@@ -23,6 +23,7 @@ from shieldwall.governance.model import ApplicationStatus, DecisionStatus
 from shieldwall.governance.schemas import (
     ApplicationCreate,
     GroupAdmissionCreate,
+    KeyExport,
     SuspensionCreate,
     VoteCast,
 )
@@ -181,7 +182,63 @@ def list_members(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, 
     return members.list_orgs(conn)
 
 
+#: Signing keys of organisations, under /api/v1/orgs/{org} beside the members endpoints.
+org_keys = APIRouter(tags=["governance"])
+
+
+@org_keys.get(
+    "/orgs/{org}/signing-key",
+    summary="The organisation's public signing keys, current and retired (committee, or itself)",
+)
+def read_signing_keys(
+    org: str, principal: CurrentPrincipal, conn: ReadConn
+) -> list[dict[str, Any]]:
+    return service.signing_keys(conn, principal, org)
+
+
+@org_keys.post(
+    "/orgs/{org}/signing-key/export",
+    summary="Export the organisation's private signing key (its own org-admin only)",
+)
+def export_signing_key(
+    org: str,
+    principal: CurrentPrincipal,
+    conn: WriteConn,
+    gov: GovernanceDep,
+    response: Response,
+    body: KeyExport | None = None,
+) -> dict[str, Any]:
+    exported = service.export_signing_key(
+        conn, gov, principal, org, body.passphrase if body else None
+    )
+    # A private key must not sit in a proxy's or a browser's cache.
+    response.headers["Cache-Control"] = "no-store"
+    return {
+        "org": exported.org,
+        "key_id": exported.key_id,
+        "public_key": exported.public_key,
+        "encrypted": body is not None and body.passphrase is not None,
+        "private_key_pem": exported.pem,
+    }
+
+
+@org_keys.post(
+    "/orgs/{org}/signing-key/rotation",
+    summary="Rotate the organisation's signing key (a ledger act signed by the old key)",
+)
+def rotate_signing_key(
+    org: str, principal: CurrentPrincipal, conn: WriteConn, gov: GovernanceDep
+) -> dict[str, Any]:
+    return service.rotate_signing_key(conn, gov, principal, org)
+
+
+@governance_only.get("/keys", summary="Public signing keys on record (committee: all; else own)")
+def list_signing_keys(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, Any]]:
+    return service.signing_keys(conn, principal, None)
+
+
 # The issue's paths with and without /governance; the rest with it only.
 router.include_router(issue_paths, prefix="/governance")
 router.include_router(governance_only, prefix="/governance")
 router.include_router(issue_paths)
+router.include_router(org_keys)

@@ -33,3 +33,9 @@ class GroupAdmissionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     group: str = Field(min_length=1, max_length=200)
     org: str = Field(min_length=1, max_length=200)
+
+
+class KeyExport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: Encrypts the exported PEM (PKCS#8, best available encryption) when given.
+    passphrase: str | None = Field(default=None, min_length=8, max_length=1024)

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping
 
 from shieldwall.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from shieldwall.governance import access, ledger, repository
+from shieldwall.governance import access, keys, ledger, repository
 from shieldwall.governance.clock import Clock
 from shieldwall.governance.model import (
     ACTIVITY_ACTS,
@@ -39,7 +39,7 @@ from shieldwall.governance.model import (
 from shieldwall.governance.settings import GovernanceSettings
 from shieldwall.members import repository as members_repository
 from shieldwall.members import service as members
-from shieldwall.members.model import Tier
+from shieldwall.members.model import Role, Tier
 from shieldwall.sharing import repository as sharing_repository
 from shieldwall.sharing.policy import Principal
 
@@ -70,9 +70,12 @@ class Governance:
         subject: str | None,
         payload: Mapping[str, Any],
     ) -> int:
-        key = ledger.node_key(self.settings)
+        """Appends one entry, signed by the acting organisation's key (the node's for none)."""
+        node = ledger.node_key(self.settings)
+        at = self.now()
+        signer = keys.signing_key(conn, node, actor, at) if actor is not None else None
         return ledger.append(
-            conn, key, at=self.now(), actor=actor, act=act, subject=subject, payload=payload
+            conn, node, signer=signer, at=at, actor=actor, act=act, subject=subject, payload=payload
         )
 
 
@@ -709,3 +712,50 @@ def activity(conn: Connection, limit: int) -> list[dict[str, Any]]:
             }
         )
     return feed
+
+
+# --------------------------------------------------------------------------- signing keys
+
+
+def _own_org_admin(conn: Connection, principal: Principal, org_name: str, doing: str) -> str:
+    """The organisation's name, when the caller is its org-admin.
+
+    Another organisation's key answers exactly as an organisation that does
+    not exist (404), so the endpoint tells an outsider nothing; the
+    organisation's own non-admin keys are told why (403).
+    """
+    if principal.org_name != org_name:
+        raise NotFound(f"organisation {org_name!r} does not exist", where="org")
+    if principal.role is not Role.ORG_ADMIN:
+        raise Forbidden(f"only an org-admin of {org_name} may {doing} its signing key")
+    return str(members.org_named(conn, org_name)["name"])
+
+
+def export_signing_key(
+    conn: Connection, gov: Governance, principal: Principal, org_name: str, passphrase: str | None
+) -> keys.ExportedKey:
+    """The organisation's private signing key, for its own org-admin only."""
+    name = _own_org_admin(conn, principal, org_name, "export")
+    return keys.export(conn, ledger.node_key(gov.settings), name, gov.now(), passphrase)
+
+
+def rotate_signing_key(
+    conn: Connection, gov: Governance, principal: Principal, org_name: str
+) -> dict[str, Any]:
+    """A new signing key, announced in the ledger by an entry the old one signs."""
+    name = _own_org_admin(conn, principal, org_name, "rotate")
+    return keys.rotate(conn, ledger.node_key(gov.settings), name, gov.now())
+
+
+def signing_keys(
+    conn: Connection, principal: Principal, org_name: str | None
+) -> list[dict[str, Any]]:
+    """Public keys on record: every organisation's for the committee, else the caller's own."""
+    if org_name is None:
+        if not access.on_committee(principal):
+            assert principal.org_id is not None
+            return keys.public_keys(conn, principal.org_id)
+        return keys.public_keys(conn)
+    if not access.on_committee(principal) and principal.org_name != org_name:
+        raise NotFound(f"organisation {org_name!r} does not exist", where="org")
+    return keys.public_keys(conn, members.org_named(conn, org_name)["id"])

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from shieldwall.db.base import UTCDateTime, metadata
 
@@ -68,4 +77,19 @@ ledger = Table(
     Column("hash", String(64), nullable=False, unique=True),
     Column("signer", String(64), nullable=False),
     Column("signature", String(128), nullable=False),
+)
+
+# One row per key an organisation ever signed the ledger with; the key without
+# `retired_at` is its current one. The private key is sealed (AES-GCM) with the
+# node secret named "org-keys", bound to (org_id, key_id) as associated data.
+org_keys = Table(
+    "governance_org_keys",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organisations.id"), primary_key=True),
+    Column("key_id", String(64), primary_key=True),
+    Column("public_key", String(64), nullable=False),
+    Column("sealed_private_key", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("retired_at", UTCDateTime, nullable=True),
+    UniqueConstraint("key_id"),
 )
