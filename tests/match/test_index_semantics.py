@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from shieldwall.intel.observables import normalise
-from shieldwall.match.index import MatchIndex, View
+from shieldwall.match.index import MatchIndex, View, canonical_url
 from shieldwall.members.model import Role, Tier
 from shieldwall.sharing.policy import Marking, Principal
 from shieldwall.sharing.tlp import TLP, DistKind
@@ -128,3 +130,86 @@ def test_keys_must_arrive_in_order() -> None:
     built.add(7, OWNER, [])
     with pytest.raises(ValueError, match="not above"):
         built.add(7, OWNER, [])
+
+
+def test_a_batch_finds_what_single_look_ups_find(index: MatchIndex) -> None:
+    """`lookup_many` is the batch form of `lookup`: same hits, with their positions."""
+    by_kind: dict[str, list[tuple[str, set[str]]]] = {}
+    for kind, value, expected in CASES:
+        if kind is not None:
+            by_kind.setdefault(kind, []).append((value, expected))
+    for kind, cases in by_kind.items():
+        values = [value for value, _ in cases]
+        found: dict[int, set[str]] = {}
+        for position, _, value, _ in index.lookup_many(kind, values):
+            found.setdefault(position, set()).add(value)
+        assert found == {n: expected for n, (_, expected) in enumerate(cases) if expected}, kind
+
+
+def test_a_view_batch_shows_only_visible_slots() -> None:
+    built = MatchIndex()
+    built.add(1, Marking(1, TLP.AMBER, DistKind.ORG), [("ipv4", "192.0.2.1")])
+    built.add(2, Marking(2, TLP.GREEN, DistKind.MEMBERS), [("cidr", "192.0.2.0/24")])
+    built.add(3, Marking(1, TLP.AMBER, DistKind.ORG), [("ipv4", "192.0.2.9")])
+    outsider = View(built, Principal(3, "C", Tier.SPONSORING, Role.READER), anonymous_public=False)
+    found = outsider.lookup_many("ipv4", ["198.51.100.1", "192.0.2.1", "192.0.2.9"])
+    assert found == [(1, "cidr", "192.0.2.0/24", 1), (2, "cidr", "192.0.2.0/24", 1)]
+    built.add(4, Marking(2, TLP.GREEN, DistKind.MEMBERS), [("ipv4", "192.0.2.9")])
+    found = outsider.lookup_many("ipv4", ["192.0.2.9"])
+    assert found == [(0, "ipv4", "192.0.2.9", [3]), (0, "cidr", "192.0.2.0/24", 1)]
+
+
+def test_parents_are_walked_down_to_the_shortest_indexed_name() -> None:
+    """Single-label names are not normal domains, but one indexed as such still matches."""
+    built = MatchIndex()
+    built.add(1, OWNER, [("domain", "a.b.example.com")])
+    assert [hit.value for hit in built.lookup("domain", "x.a.b.example.com")] == ["a.b.example.com"]
+    assert built.lookup("domain", "b.example.com") == ()
+    built.add(2, OWNER, [("domain", "example.com"), ("domain", "localhost")])
+    assert [hit.value for hit in built.lookup("domain", "x.a.b.example.com")] == [
+        "a.b.example.com",
+        "example.com",
+    ]
+    assert [hit.value for hit in built.lookup("domain", "db.localhost")] == ["localhost"]
+
+
+URLS = [
+    "HTTP://Evil.Example.NET/path?q=1",
+    "http://evil.example.net",
+    "http://evil.example.net?q",
+    "http://evil.example.net/p?",
+    "http://evil.example.net/p?a=1#frag?x",
+    "http://evil.example.net/p#",
+    "https://Evil.example.net:8443/A/B;c=d?E=F&g",
+    "hxxp://evil.example.net/x",
+    "ftp://user:pass@Example.NET/Pub",
+    "http://[2001:DB8::1]:80/x",
+    "  http://evil.example.net/padded  ",
+    "http://evil.example.net/tab\there",
+    "http://evil.example.net/%41%2f",
+    "1http://digit.first/scheme",
+    "http:/one.slash/",
+    "http://",
+    "no scheme at all",
+    "mailto:someone@example.net",
+    "http://bücher.example/ä",
+    "a+b.c-d://odd.scheme/x",
+    "http://evil.example.net/" + "x" * 2100,
+]
+
+
+@pytest.mark.parametrize("raw", URLS)
+def test_canonical_url_is_the_normaliser(raw: str) -> None:
+    found = normalise("url", raw)
+    assert canonical_url(raw) == (found[1] if found else None)
+
+
+def test_canonical_url_is_the_normaliser_on_random_urls() -> None:
+    rng = random.Random(6)
+    alphabet = "aZ09.-_~:/?#@[]%=&;+! \t"
+    for _ in range(3000):
+        scheme = rng.choice(["http", "HTTPS", "hxxp", "ftp", "x1", "1x", ""])
+        rest = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        raw = f"{scheme}://{rest}" if rng.random() < 0.9 else rest
+        found = normalise("url", raw)
+        assert canonical_url(raw) == (found[1] if found else None), raw

@@ -6,9 +6,14 @@ microseconds a line in Python's engine. Instead each block of lines is cut
 into tokens at the characters that delimit values in all these formats
 (white space, quotes, commas, brackets, `=`, `|`) with `bytes.translate` and
 `split`, both in C; logs repeat themselves, so only the distinct tokens are
-kept, joined one per line, and the per-kind expressions run anchored over
-that much smaller text. Occurrences are counted afterwards, and only for the
-values that hit.
+kept, joined one per line, and the per-kind expressions run over that much
+smaller text. One expression reads them all: it starts with the line end
+before a token (a literal: the engine jumps from one to the next in C instead
+of trying every position), ends at the next one, and in between has one
+alternative per kind. The kinds exclude each other (an address has no letter
+after its last dot, a domain no `::`, only an e-mail address has `@`, a hash
+neither dot nor colon), so one pass finds what a pass per kind would.
+Occurrences are counted afterwards, and only for the values that hit.
 
 A URL also yields its host (a domain or an address); `host:port` and
 `[v6]:port` yield the address; `hxxp://` is read as `http://`.
@@ -30,34 +35,26 @@ BLOCK_BYTES = 4 * 1024 * 1024
 _DELIMITERS = b"\"',;<>()[]{}|=`\\"
 _TO_SPACE = bytes.maketrans(_DELIMITERS, b" " * len(_DELIMITERS))
 
-# Each expression runs over distinct tokens, one per line (decoded as Latin-1,
-# which maps bytes to characters one to one): group 1 is the whole token (to
-# count it later), group 2 the value.
-_M = re.MULTILINE | re.ASCII
-_EXPRESSIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("ipv4", re.compile(r"^((\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::\d{1,5})?\.?)$", _M)),
+# The value of each kind, as a group; the expression below finds a whole token.
+_KIND_VALUES: tuple[tuple[str, bytes], ...] = (
+    ("ipv4", rb"(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::\d{1,5})?\.?"),
     (
         "ipv6",
-        re.compile(
-            r"^(\[?([0-9A-Fa-f:]*::[0-9A-Fa-f:.]*|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4})"
-            r"(?:\]:\d{1,5})?\]?)$",
-            _M,
-        ),
+        rb"\[?([0-9A-Fa-f:]*::[0-9A-Fa-f:.]*|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4})"
+        rb"(?:\]:\d{1,5})?\]?",
     ),
     (
         "domain",
-        re.compile(
-            r"^(((?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+"
-            r"[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9])(?::\d{1,5})?\.?)$",
-            _M,
-        ),
+        rb"((?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)+"
+        rb"[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9])(?::\d{1,5})?\.?",
     ),
-    (
-        "hash",
-        re.compile(r"^(([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128}))$", _M),
-    ),
-    ("email", re.compile(r"^(([\w.%+-]+@[\w-]+(?:\.[\w-]+)+)\.?)$", _M)),
+    ("hash", rb"([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}|[0-9a-fA-F]{128})"),
+    ("email", rb"([\w.%+-]+@[\w-]+(?:\.[\w-]+)+)\.?"),
 )
+#: Over distinct tokens, each after a line end: group 1 is the whole token (to
+#: count it later), then one group per kind, the value (empty for other kinds).
+_TOKEN_VALUE = re.compile(rb"\n(" + b"|".join(body for _, body in _KIND_VALUES) + rb")(?=\n)")
+_KINDS = tuple(kind for kind, _ in _KIND_VALUES)
 #: URLs keep their `=`, `;` and `,`, so they are read from the text itself. The
 #: expression starts at `://` (a literal: the engine jumps from one to the next)
 #: and takes the scheme from the word before it.
@@ -90,8 +87,8 @@ class Block:
     tokens: list[bytes]
     urls: Counter[bytes]
     lines: int
-    #: each observable with the distinct token it was read from (Latin-1 text of its bytes)
-    from_tokens: list[tuple[Observable, str]] = field(default_factory=list)
+    #: each observable with the distinct token it was read from
+    from_tokens: list[Source] = field(default_factory=list)
     #: each observable with the distinct URL it was read from (a URL, or a URL's host)
     from_urls: list[Source] = field(default_factory=list)
 
@@ -106,9 +103,9 @@ class Block:
             if found in wanted:
                 counted[found] += self.urls[url]
         by_token: dict[bytes, list[Observable]] = {}
-        for found, text in self.from_tokens:
+        for found, token in self.from_tokens:
             if found in wanted:
-                by_token.setdefault(text.encode("latin-1"), []).append(found)
+                by_token.setdefault(token, []).append(found)
         for token, count in Counter(filter(by_token.__contains__, self.tokens)).items():
             for found in by_token[token]:
                 counted[found] += count
@@ -120,14 +117,21 @@ def read_block(data: bytes) -> Block:
     tokens = data.translate(_TO_SPACE).split()
     urls = Counter(filter(None, map(_with_scheme, _URL.finditer(data))))
     block = Block(tokens, urls, data.count(b"\n"))
-    distinct = b"\n".join(set(tokens)).decode("latin-1")
+    distinct = b"\n" + b"\n".join(set(tokens)) + b"\n"
     pairs = block.from_tokens
-    for kind, expression in _EXPRESSIONS:
-        found = expression.findall(distinct)
+    found = _TOKEN_VALUE.findall(distinct)
+    # One pass per kind over the matches (in C mostly): column 0 is the token.
+    for column, kind in enumerate(_KINDS, start=1):
         if kind == "hash":
-            pairs += [((_HASH_KINDS[len(v)], v.lower()), t) for t, v in found]
+            pairs += [
+                ((_HASH_KINDS[len(row[column])], row[column].decode().lower()), row[0])
+                for row in found
+                if row[column]
+            ]
         else:
-            pairs += [((kind, value), token) for token, value in found]
+            pairs += [
+                ((kind, row[column].decode("latin-1")), row[0]) for row in found if row[column]
+            ]
     for url in urls:
         for observable in _url_observables(url.decode("utf-8", "replace")):
             block.from_urls.append((observable, url))

@@ -24,6 +24,7 @@ slot dead; its keys stay until the next rebuild and are filtered on look-up.
 
 from __future__ import annotations
 
+import re
 import socket
 from array import array
 from bisect import bisect_left
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
-from shieldwall.intel.observables import Observable, detect, normalise
+from shieldwall.intel.observables import MAX_VALUE_LENGTH, Observable, detect, normalise
 from shieldwall.sharing.policy import Marking, Principal, can_read
 from shieldwall.sharing.tlp import TLP, DistKind
 
@@ -43,6 +44,7 @@ _IP_BITS = {4: 32, 6: 128}
 _FAMILY = {4: socket.AF_INET, 6: socket.AF_INET6}
 _NO_HITS: tuple[Hit, ...] = ()
 _AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
 _inet_pton = socket.inet_pton
 
 
@@ -56,6 +58,47 @@ class Hit(NamedTuple):
 
 #: Builds a Hit without the Python-level `__new__` of named tuples (3x faster).
 _hit = partial(tuple.__new__, Hit)
+
+#: One hit of a batch look-up: the position of the value in the batch, then the
+#: hit's kind, value and slots (flat: one tuple per hit is all a hit costs).
+Found = tuple[int, str, str, Slots]
+#: A batch route: looks up every value of one kind and appends to the list.
+Batch = Callable[[Sequence[str], list[Found]], None]
+
+#: CIDR texts remembered (bounded: cleared when full).
+_CIDR_TEXTS = 65_536
+
+#: More dots than any domain name has: no parent is looked up in an empty index.
+_NO_DOMAINS = 1 << 30
+
+# A URL without white space, controls, user info, brackets or escapes, whose
+# normal form (`intel.observables`: scheme and host in lower case, "/" for an
+# empty path, no fragment) is a few string operations; any other URL goes
+# through the full normaliser.
+_SIMPLE_URL = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#@\[\]\\\x00-\x20\x7f]+)"
+    r"(/[^?#\x00-\x20\x7f]*)?(?:\?([^#\x00-\x20\x7f]*))?(?:#[^\x00-\x20\x7f]*)?",
+    re.ASCII,
+)
+
+
+def canonical_url(raw: str) -> str | None:
+    """The normal form of a URL, as `normalise("url", raw)` gives it, fast for plain URLs."""
+    simple = _SIMPLE_URL.fullmatch(raw) if len(raw) <= MAX_VALUE_LENGTH else None
+    if simple is None:
+        found = normalise("url", raw)
+        return found[1] if found else None
+    scheme, host, path, query = simple.groups()
+    canonical = f"{scheme.lower()}://{host.lower()}{path or '/'}"
+    return f"{canonical}?{query}" if query else canonical
+
+
+def _canonical_email(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def _same(raw: str) -> str:
+    return raw
 
 
 def _put(table: dict[Any, Slots], key: Any, slot: int) -> None:
@@ -106,15 +149,21 @@ class MatchIndex:
         self.markings: list[Marking] = []
         self._marking_ids: dict[Marking, int] = {}
         self.live = 0
-        self._routes: dict[str, Callable[[str], Sequence[Hit]]] = {
-            "ipv4": self._ipv4,
-            "ipv6": lambda raw: self._ip(raw.strip()),
-            "cidr": lambda raw: self._ip(raw.strip()),
-            "domain": self._domain_raw,
-            "email": lambda raw: self._exact("email", raw.strip().lower()),
-            "filename": lambda raw: self._exact("filename", raw),
-            **{kind: self._hash_raw(kind) for kind in _HASH_KINDS},
+        # The fewest dots of an indexed domain name (its shortest parent worth a look-up).
+        self._fewest_dots = _NO_DOMAINS
+        self._cidr_texts: dict[int, str] = {}
+        self._batches: dict[str, Batch] = {
+            "ipv4": self._ipv4_many,
+            "ipv6": self._ipv6_many,
+            "cidr": self._ip_many,
+            "domain": self._domain_many,
+            "url": self._exact_many("url", canonical_url),
+            "email": self._exact_many("email", _canonical_email),
+            "filename": self._exact_many("filename", _same),
+            **{kind: self._hash_many(kind) for kind in _HASH_KINDS},
         }
+        # Normalised values need no more work, and URLs none at all.
+        self._normalised_batches = {**self._batches, "url": self._exact_many("url", _same)}
 
     # ------------------------------------------------------------------ building
 
@@ -159,6 +208,8 @@ class MatchIndex:
             _put(self._hashes[kind], bytes.fromhex(value), slot)
         elif kind in self._text:
             _put(self._text[kind], value, slot)
+            if kind == "domain":
+                self._fewest_dots = min(self._fewest_dots, value.count("."))
 
     def remove(self, pk: int) -> bool:
         """Marks the indicator with this primary key dead; False if it was not live."""
@@ -174,52 +225,32 @@ class MatchIndex:
     def lookup(self, kind: str, raw: str) -> Sequence[Hit]:
         """Indicator values matching one observable of a known kind (raw or normalised).
 
-        The hot path of matching: each kind has its own short route, and a
-        value that is not valid for its kind simply finds nothing.
+        A value that is not valid for its kind simply finds nothing.
         """
-        route = self._routes.get(kind)
-        if route is not None:
-            return route(raw)
-        found = normalise(kind, raw)
-        return self.lookup_normalised(found) if found else _NO_HITS
+        found = self.lookup_many(kind, (raw,))
+        return [_hit(hit[1:]) for hit in found] if found else _NO_HITS
 
-    def _ipv4(self, raw: str) -> Sequence[Hit]:
-        text = raw.strip()
-        try:
-            number = int.from_bytes(_inet_pton(_AF_INET, text), "big")
-        except OSError:
-            return self._ip(text) if "/" in text else _NO_HITS
-        nets = self._nets[4]
-        hits: list[Hit] | None = None
-        for prefix in self._prefixes[4]:
-            key = number >> (32 - prefix)
-            slots = nets[prefix].get(key)
-            if slots is not None:
-                hits = hits or []
-                if prefix == 32:
-                    hits.append(_hit(("ipv4", text, slots)))
-                else:
-                    hits.append(_hit(("cidr", _ip_text(4, prefix, key), slots)))
-        return hits or _NO_HITS
+    def lookup_many(
+        self, kind: str, raws: Sequence[str], *, normalised: bool = False
+    ) -> list[Found]:
+        """`(position, kind, value, slots)` of every hit of each of `raws`, all of one kind.
 
-    def _domain_raw(self, raw: str) -> Sequence[Hit]:
-        text = raw.strip().rstrip(".")
-        if text.isascii():
-            return self._domain(text.lower())
-        found = normalise("domain", raw)
-        return self._domain(found[1]) if found else _NO_HITS
-
-    def _hash_raw(self, kind: str) -> Callable[[str], Sequence[Hit]]:
-        table = self._hashes[kind]
-
-        def lookup_hash(raw: str) -> Sequence[Hit]:
-            try:
-                slots = table.get(bytes.fromhex(raw))
-            except ValueError:
-                return _NO_HITS
-            return _NO_HITS if slots is None else [_hit((kind, raw.strip().lower(), slots))]
-
-        return lookup_hash
+        The hot path of matching: one loop per kind over the whole batch, with
+        its tables in local variables, one tuple per hit and no allocation
+        for a value that misses (most of them). Hits come in input order.
+        `normalised` says the values are already in normal form
+        (`intel.observables.normalise`).
+        """
+        out: list[Found] = []
+        batch = (self._normalised_batches if normalised else self._batches).get(kind)
+        if batch is not None:
+            batch(raws, out)
+            return out
+        for position, raw in enumerate(raws):
+            found = normalise(kind, raw)
+            if found:
+                out.extend((position, *hit) for hit in self.lookup_normalised(found))
+        return out
 
     def lookup_untyped(self, raw: str) -> tuple[Observable | None, Sequence[Hit]]:
         """Detects the kind of a value, then looks it up."""
@@ -228,13 +259,124 @@ class MatchIndex:
 
     def lookup_normalised(self, found: Observable) -> Sequence[Hit]:
         kind, value = found
-        if kind in ("ipv4", "ipv6", "cidr"):
-            return self._ip(value)
-        if kind in _HASH_KINDS:
-            return self._hash(kind, value)
-        if kind == "domain":
-            return self._domain(value)
-        return self._exact(kind, value)
+        hits = self.lookup_many(kind, (value,), normalised=True)
+        return [_hit(hit[1:]) for hit in hits] if hits else _NO_HITS
+
+    def _cidr_text(self, version: int, prefix: int, network: int) -> str:
+        """The text of a CIDR that hit; remembered, as hits cluster on few networks."""
+        key = (network << 8 | prefix) << 1 | (version == 6)
+        text = self._cidr_texts.get(key)
+        if text is None:
+            if len(self._cidr_texts) >= _CIDR_TEXTS:
+                self._cidr_texts.clear()
+            text = self._cidr_texts[key] = _ip_text(version, prefix, network)
+        return text
+
+    def _ipv4_many(self, raws: Sequence[str], out: list[Found]) -> None:
+        nets = self._nets[4]
+        tables = [(prefix, 32 - prefix, nets[prefix]) for prefix in self._prefixes[4]]
+        pton, to_int, family = _inet_pton, int.from_bytes, _AF_INET
+        for position, raw in enumerate(raws):
+            try:
+                number = to_int(pton(family, raw), "big")
+            except OSError:
+                # White space around it, a CIDR, or not an address at all.
+                text = raw.strip()
+                if text and text != raw:
+                    stripped: list[Found] = []
+                    self._ipv4_many((text,), stripped)
+                    out.extend((position, *hit[1:]) for hit in stripped)
+                elif "/" in text:
+                    out.extend((position, *hit) for hit in self._ip(text))
+                continue
+            for prefix, shift, table in tables:
+                slots = table.get(number >> shift)
+                if slots is not None:
+                    if shift:
+                        text = self._cidr_text(4, prefix, number >> shift)
+                        out.append((position, "cidr", text, slots))
+                    else:
+                        out.append((position, "ipv4", raw, slots))
+
+    def _ipv6_many(self, raws: Sequence[str], out: list[Found]) -> None:
+        nets = self._nets[6]
+        tables = [(prefix, 128 - prefix, nets[prefix]) for prefix in self._prefixes[6]]
+        pton, to_int, family = _inet_pton, int.from_bytes, _AF_INET6
+        for position, raw in enumerate(raws):
+            try:
+                number = to_int(pton(family, raw), "big")
+            except OSError:  # white space around it, a CIDR, an IPv4 address, or nothing
+                out.extend((position, *hit) for hit in self._ip(raw.strip()))
+                continue
+            for prefix, shift, table in tables:
+                slots = table.get(number >> shift)
+                if slots is not None:
+                    if shift:
+                        text = self._cidr_text(6, prefix, number >> shift)
+                        out.append((position, "cidr", text, slots))
+                    else:
+                        out.append((position, "ipv6", _ip_text(6, 128, number), slots))
+
+    def _ip_many(self, raws: Sequence[str], out: list[Found]) -> None:
+        for position, raw in enumerate(raws):
+            for hit in self._ip(raw.strip()):
+                out.append((position, *hit))
+
+    def _domain_many(self, raws: Sequence[str], out: list[Found]) -> None:
+        get = self._text["domain"].get
+        # Parents with fewer dots than any indexed name are not looked up (usually the TLD).
+        fewest_dots = self._fewest_dots
+        for position, raw in enumerate(raws):
+            name = raw.strip().rstrip(".")
+            if name.isascii():
+                name = name.lower()
+            else:
+                normalised = normalise("domain", raw)
+                if normalised is None:
+                    continue
+                name = normalised[1]
+            if not name:
+                continue
+            slots = get(name)
+            if slots is not None:
+                out.append((position, "domain", name, slots))
+            dots = name.count(".")
+            dot = name.find(".")
+            while dots > fewest_dots:
+                dots -= 1
+                parent = name[dot + 1 :]
+                slots = get(parent)
+                if slots is not None:
+                    out.append((position, "domain", parent, slots))
+                dot = name.find(".", dot + 1)
+
+    def _hash_many(self, kind: str) -> Batch:
+        get = self._hashes[kind].get
+
+        def lookup_hashes(raws: Sequence[str], out: list[Found]) -> None:
+            from_hex = bytes.fromhex
+            for position, raw in enumerate(raws):
+                try:
+                    slots = get(from_hex(raw))
+                except ValueError:
+                    continue
+                if slots is not None:
+                    out.append((position, kind, raw.strip().lower(), slots))
+
+        return lookup_hashes
+
+    def _exact_many(self, kind: str, canonical: Callable[[str], str | None]) -> Batch:
+        get = self._text[kind].get
+
+        def lookup_exact(raws: Sequence[str], out: list[Found]) -> None:
+            for position, raw in enumerate(raws):
+                value = canonical(raw)
+                if value is not None:
+                    slots = get(value)
+                    if slots is not None:
+                        out.append((position, kind, value, slots))
+
+        return lookup_exact
 
     def _ip(self, value: str) -> Sequence[Hit]:
         parsed = _parse_ip(value)
@@ -250,33 +392,11 @@ class MatchIndex:
             slots = nets[prefix].get(key)
             if slots is not None:
                 hits = hits or []
-                kind = "cidr" if prefix < _IP_BITS[version] else f"ipv{version}"
-                hits.append(_hit((kind, _ip_text(version, prefix, key), slots)))
+                if prefix < _IP_BITS[version]:
+                    hits.append(_hit(("cidr", self._cidr_text(version, prefix, key), slots)))
+                else:
+                    hits.append(_hit((f"ipv{version}", _ip_text(version, prefix, key), slots)))
         return hits or _NO_HITS
-
-    def _hash(self, kind: str, value: str) -> Sequence[Hit]:
-        try:
-            key = bytes.fromhex(value)
-        except ValueError:
-            return _NO_HITS
-        slots = self._hashes[kind].get(key)
-        return _NO_HITS if slots is None else [_hit((kind, value.lower(), slots))]
-
-    def _domain(self, name: str) -> Sequence[Hit]:
-        table = self._text["domain"]
-        hits: list[Hit] | None = None
-        while name:
-            slots = table.get(name)
-            if slots is not None:
-                hits = hits or []
-                hits.append(_hit(("domain", name, slots)))
-            name = name.partition(".")[2]
-        return hits or _NO_HITS
-
-    def _exact(self, kind: str, value: str) -> Sequence[Hit]:
-        table = self._text.get(kind)
-        slots = table.get(value) if table is not None else None
-        return _NO_HITS if slots is None else [_hit((kind, value, slots))]
 
 
 class View:
@@ -316,6 +436,34 @@ class View:
         except IndexError:  # a marking first indexed after this view was made
             self._learn_markings()
             return self.visible(slots)
+
+    def lookup_many(
+        self, kind: str, raws: Sequence[str], *, normalised: bool = False
+    ) -> list[Found]:
+        """`MatchIndex.lookup_many` with only the slots this caller sees (empty hits dropped)."""
+        found = self.index.lookup_many(kind, raws, normalised=normalised)
+        if not found:
+            return []
+        self._learn_markings()
+        try:
+            return self._filter(found)
+        except IndexError:  # a marking indexed (by another thread) since the line above
+            self._learn_markings()
+            return self._filter(found)
+
+    def _filter(self, found: list[Found]) -> list[Found]:
+        alive, marking_of, readable = self.index.alive, self.index.marking_of, self._readable
+        seen = []
+        for hit in found:
+            slots = hit[3]
+            if isinstance(slots, int):
+                if alive[slots] and readable[marking_of[slots]]:
+                    seen.append(hit)  # the common case: the index's own tuple
+                continue
+            shown = [slot for slot in slots if alive[slot] and readable[marking_of[slot]]]
+            if shown:
+                seen.append((hit[0], hit[1], hit[2], shown))
+        return seen
 
 
 def marking(owner_org_id: int, tlp: int, dist: int, group_id: int | None) -> Marking:

@@ -3,8 +3,8 @@
 The scan does not know where matching happens: a `Matcher` answers a list of
 observables with the hits the caller may see (the local node's index, or a
 remote node's `POST /api/v1/match`). A local scan also passes a `prefilter`,
-the index's policy-free "does anything hold this value": most values of a log
-hit nothing, and that test costs a dictionary probe.
+the index's policy-free "does anything hold these values", one batch per kind:
+most values of a log hit nothing, and that test costs a dictionary probe.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from shieldwall.match.service import MatchOptions, Wanted, match
 
 #: Observables -> the hits among them, in the `POST /api/v1/match` form.
 Matcher = Callable[[list[Observable]], list[dict[str, Any]]]
-Prefilter = Callable[[Observable], bool]
+#: Observables -> those the index holds anything for (policy-free).
+Prefilter = Callable[[list[Observable]], list[Observable]]
 
 
 @dataclass
@@ -65,7 +66,7 @@ def _scan_block(
     result.lines += block.lines
     observables = block.observables()
     result.observables += len(observables)
-    candidates = [o for o in observables if prefilter(o)] if prefilter else observables
+    candidates = prefilter(observables) if prefilter else observables
     if not candidates:
         return
     hits = matcher(candidates)
@@ -97,7 +98,20 @@ def local_matcher(
         with read_transaction(engine) as conn:
             return list(match(conn, index, reader, wanted, options)["hits"])
 
-    def prefilter(observable: Observable) -> bool:
-        return bool(index.lookup(*observable))
+    return matcher, index_prefilter(index)
 
-    return matcher, prefilter
+
+def index_prefilter(index: MatchIndex) -> Prefilter:
+    """The observables the index holds anything for, looked up one batch per kind."""
+
+    def prefilter(observables: list[Observable]) -> list[Observable]:
+        by_kind: dict[str, list[Observable]] = {}
+        for observable in observables:
+            by_kind.setdefault(observable[0], []).append(observable)
+        held: list[Observable] = []
+        for kind, group in by_kind.items():
+            values = [value for _, value in group]
+            held += [group[hit[0]] for hit in index.lookup_many(kind, values)]
+        return list(dict.fromkeys(held))  # an address in a CIDR and equal to another hits twice
+
+    return prefilter

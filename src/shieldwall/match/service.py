@@ -129,17 +129,6 @@ def parse_wanted(wanted: Wanted) -> Observable | None:
     return normalise(wanted.kind, wanted.raw)
 
 
-def _visible_hits(
-    index: MatchIndex, view: View, observable: Observable
-) -> list[tuple[Hit, list[int]]]:
-    found = []
-    for hit in index.lookup_normalised(observable):
-        slots = view.visible(hit.slots)
-        if slots:
-            found.append((hit, slots))
-    return found
-
-
 def match(
     conn: Connection,
     index: MatchIndex,
@@ -150,17 +139,31 @@ def match(
 ) -> dict[str, Any]:
     """Hits of each observable among the indicators the reader may see."""
     view = View(index, reader.principal, anonymous_public=reader.anonymous_public)
-    found: list[_Found] = []
     unrecognised: list[dict[str, Any]] = []
+    # Positions of the observables of each kind, looked up one batch per kind.
+    by_kind: dict[str, list[tuple[int, str]]] = {}
+    parsed: list[Observable | None] = []
     for position, wanted in enumerate(items):
         observable = parse_wanted(wanted)
+        parsed.append(observable)
         if observable is None:
             unrecognised.append({"index": position, "value": wanted.raw, "type": wanted.kind})
-            continue
-        hits = _visible_hits(index, view, observable)
-        if hits:
-            found.append(_Found(position, wanted, observable, hits))
-    results = _describe(conn, index, reader, found, options, now or datetime.now(UTC))
+        else:
+            by_kind.setdefault(observable[0], []).append((position, observable[1]))
+    found: dict[int, _Found] = {}
+    for kind, batch in by_kind.items():
+        values = [value for _, value in batch]
+        for at, hit_kind, value, slots in view.lookup_many(kind, values, normalised=True):
+            position = batch[at][0]
+            item = found.get(position)
+            if item is None:
+                observable = parsed[position]
+                assert observable is not None  # only recognised values were looked up
+                item = found[position] = _Found(position, items[position], observable)
+            shown = [slots] if isinstance(slots, int) else slots
+            item.hits.append((Hit(hit_kind, value, slots), shown))
+    in_order = [found[position] for position in sorted(found)]
+    results = _describe(conn, index, reader, in_order, options, now or datetime.now(UTC))
     return {"checked": len(items), "hits": results, "unrecognised": unrecognised}
 
 
