@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, update
 
 from shieldwall.cli import governance as cli
 from shieldwall.cli.main import run
+from shieldwall.governance import ledger as ledger_module
 from shieldwall.governance.clock import ManualClock
 from shieldwall.governance.service import Governance
 from shieldwall.governance.tables import ledger
@@ -109,3 +112,45 @@ def test_verify_fails_naming_the_tampered_entry(shieldwall: Any, engine: Engine)
     assert broken.code == 1
     assert "ledger broken at entry 2: its content does not match its hash" in broken.err
     assert shieldwall("verify", "--json").json()["broken_at"] == 2
+
+
+def test_export_key_prints_the_pem_alone(shieldwall: Any, tmp_path: Any) -> None:
+    exported = shieldwall("export-key", "--org", "Sponsor A")
+    assert exported.code == 0
+    assert exported.out.startswith("-----BEGIN PRIVATE KEY-----")
+    assert exported.out.rstrip().endswith("-----END PRIVATE KEY-----")
+    private = serialization.load_pem_private_key(exported.out.encode(), None)
+    assert isinstance(private, Ed25519PrivateKey)
+    key_id = ledger_module.key_id_of(private.public_key())
+    assert key_id in exported.err
+
+    secret = tmp_path / "passphrase"
+    secret.write_text("a long passphrase\n")
+    encrypted = shieldwall("export-key", "--org", "Sponsor A", "--passphrase-file", str(secret))
+    assert "ENCRYPTED PRIVATE KEY" in encrypted.out
+    reopened = serialization.load_pem_private_key(encrypted.out.encode(), b"a long passphrase")
+    assert ledger_module.key_id_of(reopened.public_key()) == key_id  # type: ignore[arg-type]
+
+    secret.write_text("short\n")
+    refused = shieldwall("export-key", "--org", "Sponsor A", "--passphrase-file", str(secret))
+    assert (refused.code, refused.out) == (2, "")
+    assert "at least 8 characters" in refused.err
+
+
+def test_rotate_key_for_an_organisation_is_a_ledger_act(shieldwall: Any) -> None:
+    first = shieldwall("export-key", "--org", "Host").out
+    old_id = ledger_module.key_id_of(
+        serialization.load_pem_private_key(first.encode(), None).public_key()  # type: ignore[arg-type]
+    )
+    rotated = shieldwall("rotate-key", "--org", "Host", "--json")
+    assert rotated.code == 0
+    new_id = rotated.json()["key_id"]
+    assert new_id != old_id
+    listed = shieldwall("keys", "--json").json()
+    assert [(k["key_id"], k["retired_at"] is None) for k in listed] == [
+        (old_id, False),
+        (new_id, True),
+    ]
+    verified = shieldwall("verify", "--json").json()
+    assert verified["ok"] is True
+    assert shieldwall("rotate-key", "--org", "Nobody").code == 2
