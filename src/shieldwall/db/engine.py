@@ -13,6 +13,15 @@ from sqlalchemy.engine import make_url
 #: Execution option that marks a transaction as a writer.
 WRITE = "shieldwall_write"
 
+#: SQLite page cache of a connection, in KiB (negative: a size, not a page count).
+_READ_CACHE_KIB = 65536
+#: The page cache while a connection writes. A bulk import's indexes outgrow a
+#: smaller cache, and SQLite then spills dirty pages to the WAL mid-transaction:
+#: measured on 1,000,000 indicators, 130 s wall with 64 MiB against 85 s with
+#: 256 MiB, for the same CPU time. Given back when the transaction ends, so
+#: idle pooled connections do not each keep 256 MiB.
+_WRITE_CACHE_KIB = 262144
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
@@ -36,7 +45,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute(f"PRAGMA cache_size=-{_READ_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -56,12 +65,24 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     Serialising writers keeps object primary keys in commit order, which is what
     lets cursor pagination promise no skipped objects while ingests run.
     """
-    with engine.execution_options(**{WRITE: True}).begin() as conn:
+    with engine.execution_options(**{WRITE: True}).connect() as conn:
         if conn.dialect.name == "postgresql":
-            # Advisory locks span the database; keying on the schema serialises
-            # the writers of this store only, not of every store on the server.
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
-        yield conn
+            with conn.begin():
+                # Advisory locks span the database; keying on the schema serialises
+                # the writers of this store only, not of every store on the server.
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema()))"))
+                yield conn
+            return
+        # Set on the driver's connection, outside the transaction, so that the
+        # cache shrinks back only after the commit has written the pages.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute(f"PRAGMA cache_size=-{_WRITE_CACHE_KIB}")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            raw.execute(f"PRAGMA cache_size=-{_READ_CACHE_KIB}")
 
 
 @contextmanager
