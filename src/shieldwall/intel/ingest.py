@@ -251,7 +251,8 @@ class Ingestor:
                 index, stix_id if isinstance(stix_id, str) else None, exc.field, exc.reason
             )
             return
-        if all(ref in self.marking_tlp for ref in prepared.checked.marking_refs):
+        refs = prepared.checked.marking_refs
+        if not refs or all(ref in self.marking_tlp for ref in refs):
             self._queue(prepared)
         else:
             self.waiting.append(prepared)
@@ -283,9 +284,13 @@ class Ingestor:
             raise ImportAborted(self.report)
 
     def _queue(self, prepared: _Prepared) -> None:
-        levels = [self.marking_tlp[ref] for ref in prepared.checked.marking_refs]
-        tlp_levels = [level for level in levels if level is not None]
-        prepared.tlp = int(max(tlp_levels) if tlp_levels else self.options.default_tlp)
+        refs = prepared.checked.marking_refs
+        if refs:
+            levels = [self.marking_tlp[ref] for ref in refs]
+            tlp_levels = [level for level in levels if level is not None]
+            prepared.tlp = int(max(tlp_levels) if tlp_levels else self.options.default_tlp)
+        else:
+            prepared.tlp = int(self.options.default_tlp)
         self.batch.append(prepared)
         if len(self.batch) >= self.options.batch_size:
             self._flush()
