@@ -208,7 +208,15 @@ def public_keys(conn: Connection, org_id: int | None = None) -> list[dict[str, A
     query = (
         select(org_keys, organisations.c.name.label("org"))
         .join(organisations, organisations.c.id == org_keys.c.org_id)
-        .order_by(organisations.c.name, org_keys.c.created_at, org_keys.c.key_id)
+        # Retired keys in the order they were retired, then the current one: under
+        # a fixed clock two keys share created_at, and key ids are random.
+        .order_by(
+            organisations.c.name,
+            org_keys.c.retired_at.is_(None),
+            org_keys.c.retired_at,
+            org_keys.c.created_at,
+            org_keys.c.key_id,
+        )
     )
     if org_id is not None:
         query = query.where(org_keys.c.org_id == org_id)
