@@ -188,6 +188,23 @@ def test_any_text_is_observables_or_pattern_error(pattern: str) -> None:
         ("[email-message:subject MATCHES '^[IMPORTANT] Please Review']", []),
         ("[file:name = 'CBricksDoc']", [("filename", "CBricksDoc")]),
         ("[ipv4-addr:value = 'not an address']", []),
+        # Through references: the value says what the referenced object is.
+        (
+            "[domain-name:value = 'evil.example' AND "
+            "domain-name:resolves_to_refs[*].value = '198.51.100.7']",
+            [("domain", "evil.example"), ("ipv4", "198.51.100.7")],
+        ),
+        (
+            "[network-traffic:dst_ref.type = 'ipv4-addr' AND "
+            "network-traffic:dst_ref.value = '198.51.100.9']",
+            [("ipv4", "198.51.100.9")],
+        ),
+        ("[network-traffic:src_ref.value = '2001:DB8::1']", [("ipv6", "2001:db8::1")]),
+        ("[network-traffic:dst_ref.value = 'C2.Example']", [("domain", "c2.example")]),
+        ("[email-message:to_refs[*].value = 'X@Example.org']", [("email", "x@example.org")]),
+        # A MAC address or a hash behind a reference is not an address.
+        ("[network-traffic:dst_ref.value = '00:11:22:33:44:55']", []),
+        (f"[network-traffic:dst_ref.value = '{'c' * 32}']", []),
     ],
 )
 def test_pattern_observables(pattern: str, expected: list[tuple[str, str]]) -> None:

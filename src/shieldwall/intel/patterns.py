@@ -16,7 +16,7 @@ import re
 from stix2patterns.exceptions import ParseException
 from stix2patterns.v21.pattern import Pattern
 
-from shieldwall.intel.observables import PATH_KINDS, Observable, normalise
+from shieldwall.intel.observables import PATH_KINDS, Observable, detect, normalise
 
 
 class PatternError(ValueError):
@@ -88,7 +88,10 @@ def slow_comparisons(pattern: str) -> list[tuple[str, str]]:
         for path_steps, operator, value in comparisons:
             if operator != "=" or not isinstance(value, str) or not value.startswith("'"):
                 continue
-            path = ".".join(str(step) for step in path_steps)
+            # `[*]` comes back as a sentinel object: written `*` here.
+            path = ".".join(
+                str(step) if isinstance(step, str | int) else "*" for step in path_steps
+            )
             pairs.append((f"{stix_type}:{path}", _unescape(value[1:-1])))
     return pairs
 
@@ -106,6 +109,25 @@ def _kind_of(path: str) -> str | None:
 _SPELLING_KINDS = {spelling: _kind_of(_canonical_path(spelling)) for spelling in _SPELLINGS}
 
 
+#: What a reference's `value` may be: `network-traffic:dst_ref.value`,
+#: `domain-name:resolves_to_refs[*].value`, `email-message:to_refs[*].value`.
+_REF_VALUE_KINDS = frozenset({"ipv4", "ipv6", "cidr", "domain", "email"})
+
+
+def _through_reference(path: str, value: str) -> Observable | None:
+    """The observable of a comparison on a referenced object's `value`.
+
+    The path does not say the referenced object's type (a `dst_ref` may be an
+    IPv4 or IPv6 address or a domain name), so the value does: an address or
+    domain behind `resolves_to_refs` or `dst_ref` is what a member's logs hold.
+    """
+    head, _, last = path.rpartition(".")
+    if last != "value" or not (head.endswith("_ref") or head.endswith("_refs.*")):
+        return None
+    found = detect(value)
+    return found if found is not None and found[0] in _REF_VALUE_KINDS else None
+
+
 def pattern_observables(pattern: str) -> list[Observable]:
     """Normalised observables of a STIX pattern; raises PatternError if invalid."""
     single = _SINGLE_RE.fullmatch(pattern)
@@ -121,7 +143,7 @@ def pattern_observables(pattern: str) -> list[Observable]:
     found: list[Observable] = []
     for path, value in pairs:
         kind = _kind_of(path)
-        item = normalise(kind, value) if kind else None
+        item = normalise(kind, value) if kind else _through_reference(path, value)
         if item and item not in found:
             found.append(item)
     return found
