@@ -9,7 +9,7 @@ most values of a log hit nothing, and that test costs a dictionary probe.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -24,8 +24,8 @@ from shieldwall.match.service import MatchOptions, Wanted, match
 
 #: Observables -> the hits among them, in the `POST /api/v1/match` form.
 Matcher = Callable[[list[Observable]], list[dict[str, Any]]]
-#: Observables -> those the index holds anything for (policy-free).
-Prefilter = Callable[[list[Observable]], list[Observable]]
+#: Values per kind -> the observables among them the index holds anything for (policy-free).
+Prefilter = Callable[[Mapping[str, Sequence[str]]], list[Observable]]
 
 
 @dataclass
@@ -64,9 +64,12 @@ def _scan_block(
 ) -> None:
     block = read_block(data)
     result.lines += block.lines
-    observables = block.observables()
-    result.observables += len(observables)
-    candidates = prefilter(observables) if prefilter else observables
+    by_kind = block.values_by_kind()
+    result.observables += sum(map(len, by_kind.values()))
+    if prefilter is None:
+        candidates = [(kind, value) for kind, values in by_kind.items() for value in values]
+    else:
+        candidates = prefilter(by_kind)
     if not candidates:
         return
     hits = matcher(candidates)
@@ -104,14 +107,12 @@ def local_matcher(
 def index_prefilter(index: MatchIndex) -> Prefilter:
     """The observables the index holds anything for, looked up one batch per kind."""
 
-    def prefilter(observables: list[Observable]) -> list[Observable]:
-        by_kind: dict[str, list[Observable]] = {}
-        for observable in observables:
-            by_kind.setdefault(observable[0], []).append(observable)
+    def prefilter(by_kind: Mapping[str, Sequence[str]]) -> list[Observable]:
         held: list[Observable] = []
-        for kind, group in by_kind.items():
-            values = [value for _, value in group]
-            held += [group[hit[0]] for hit in index.lookup_many(kind, values)]
-        return list(dict.fromkeys(held))  # an address in a CIDR and equal to another hits twice
+        for kind, values in by_kind.items():
+            held += [(kind, values[hit[0]]) for hit in index.lookup_many(kind, values)]
+        # An address in a CIDR and equal to another hits twice; a URL's host may
+        # also be a token of its own.
+        return list(dict.fromkeys(held))
 
     return prefilter
