@@ -17,6 +17,21 @@ class WebSettings(BaseSettings):
         description="How long a browser session lasts after login (ISO 8601 duration or seconds).",
     )
     web_page_size: int = Field(default=50, gt=0, le=1000, description="Rows per result page.")
+    web_login_max_failures: int = Field(
+        default=5,
+        gt=0,
+        description="Failed logins for one user name within the window before its logins are "
+        "refused (429) until the window has passed.",
+    )
+    web_login_max_failures_per_address: int = Field(
+        default=50,
+        gt=0,
+        description="Failed logins from one client address, across user names, within the window.",
+    )
+    web_login_window: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="The window failed logins are counted in (ISO 8601 duration or seconds).",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,8 @@ from shieldwall.web.routing import (
     render,
     set_cookie,
 )
-from shieldwall.web.settings import get_web_settings
+from shieldwall.web.settings import WebSettings, get_web_settings
+from shieldwall.web.throttle import LoginThrottle
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 _LOGIN_FORM_SECONDS = 3600
@@ -45,6 +46,19 @@ def _login_page(
     return response
 
 
+def _throttle(request: Request, settings: WebSettings) -> LoginThrottle:
+    """The app's login throttle, made on first use from the web settings."""
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.login_throttle = LoginThrottle(
+            max_failures=settings.web_login_max_failures,
+            window=settings.web_login_window,
+            max_per_address=settings.web_login_max_failures_per_address,
+        )
+    assert isinstance(throttle, LoginThrottle)
+    return throttle
+
+
 @router.get("/login")
 def login_form(request: Request, user: MaybeUser, next: str | None = None) -> Response:
     if user is not None:
@@ -65,13 +79,26 @@ def login(
         return _login_page(
             request, target, "the login form had expired; please try again", status_code=403
         )
+    settings, now = get_web_settings(), utcnow()
+    throttle = _throttle(request, settings)
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(username, address, now)
+    if wait is not None:
+        # The password is not even checked: guessing gains nothing while refused.
+        minutes = max(1, -(-wait // 60))
+        problem = f"too many failed logins; try again in {minutes} minute(s)"
+        refused_page = _login_page(request, target, problem, status_code=429)
+        refused_page.headers["Retry-After"] = str(wait)
+        return refused_page
     try:
         with write_transaction(request.app.state.engine) as conn:
-            session = sessions.login(conn, get_web_settings(), username, password, utcnow())
+            session = sessions.login(conn, settings, username, password, now)
     except Unauthorized as refused:
+        throttle.failed(username, address, now)
         return _login_page(request, target, refused.detail, status_code=401)
+    throttle.succeeded(username)
     response = RedirectResponse(target, status_code=303)
-    lifetime = int(get_web_settings().web_session_lifetime.total_seconds())
+    lifetime = int(settings.web_session_lifetime.total_seconds())
     set_cookie(request, response, SESSION_COOKIE, session.token, lifetime)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
