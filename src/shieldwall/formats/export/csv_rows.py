@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-import orjson
-
 from shieldwall.formats.export.common import TLP_SLUG
-from shieldwall.formats.export.model import ValueRow
 
 HEADER = (
     "value",
@@ -30,35 +27,46 @@ HEADER = (
 )
 
 
-def write(pages: Iterable[list[ValueRow]]) -> Iterator[bytes]:
+#: The columns each value is read with (see `repository.value_rows`); the
+#: database reads confidence, created and modified out of the stored JSON.
+FIELDS = (
+    "value",
+    "kind",
+    "stix_id",
+    "stix_type",
+    "owner",
+    "tlp",
+    "confidence",
+    "created",
+    "modified",
+    "added_at",
+)
+
+
+def write(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[bytes]:
+    """CSV from rows of `FIELDS`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
     yield buffer.getvalue().encode()
-    for page in pages:
+    for chunk in chunks:
         buffer.seek(0)
         buffer.truncate()
-        parsed_pk, parsed = -1, {}
-        for row in page:
-            if row.pk != parsed_pk:  # values of one object are consecutive
-                parsed_pk, parsed = row.pk, _properties(row.data)
-            writer.writerow(
-                (
-                    row.value,
-                    row.kind,
-                    row.stix_id,
-                    row.stix_type,
-                    row.owner,
-                    TLP_SLUG[row.tlp],
-                    parsed.get("confidence", ""),
-                    parsed.get("created", ""),
-                    parsed.get("modified", ""),
-                    row.added_at.isoformat() if row.added_at else "",
-                )
-            )
+        writer.writerows(map(_csv_row, chunk))
         yield buffer.getvalue().encode()
 
 
-def _properties(data: str | None) -> dict[str, Any]:
-    document = orjson.loads(data) if data else {}
-    return document if isinstance(document, dict) else {}
+def _csv_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    value, kind, stix_id, stix_type, owner, tlp, confidence, created, modified, added_at = row
+    return (
+        value,
+        kind,
+        stix_id,
+        stix_type,
+        owner,
+        TLP_SLUG[tlp],
+        "" if confidence is None else confidence,
+        created or "",
+        modified or "",
+        added_at.isoformat() if added_at else "",
+    )

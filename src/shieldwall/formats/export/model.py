@@ -55,7 +55,9 @@ class ExportFilters:
     `types` are observable kinds (ipv4, domain, ...) for the value formats and
     STIX object types for the object formats (stix21, misp, misp-feed).
     `min_confidence` keeps only objects whose `confidence` is at least that:
-    an object without a confidence does not meet any minimum.
+    an object without a confidence does not meet any minimum. `min_score`
+    keeps values (and objects with a value) whose decayed score at
+    `scored_at` is at least that (see `scores`).
     """
 
     types: tuple[str, ...] = ()
@@ -63,22 +65,8 @@ class ExportFilters:
     owner_org_id: int | None = None
     added_since: datetime | None = None
     min_confidence: int | None = None
-
-
-class ValueRow(NamedTuple):
-    """One observable value of one visible object: what value formats are written from."""
-
-    kind: str
-    value: str
-    pk: int
-    stix_id: str
-    stix_type: str
-    owner: str
-    tlp: int
-    dist: int
-    version_key: str
-    added_at: datetime | None
-    data: str | None
+    min_score: float | None = None
+    scored_at: datetime | None = None
 
 
 class ObjectRow(NamedTuple):

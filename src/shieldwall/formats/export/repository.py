@@ -1,9 +1,11 @@
-"""SQL of exports: the latest visible objects and their observables, in primary-key pages.
+"""SQL of exports: the latest visible objects and their observables, streamed.
 
 Every query here carries `intel.repository.visible(principal)`, the access
 policy's SQL filter, so an export can never read a row its caller may not see.
-Pages are keyset pages (`pk > last`), so memory stays flat whatever the size
-of the store and a page never depends on how many rows came before it.
+Bulk reads are one query each, streamed in chunks (`yield_per`; a server-side
+cursor on PostgreSQL), reading only the columns the format needs, so memory
+stays flat whatever the size of the store; object pages with their
+observables are keyset pages (`pk > last`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Connection, Integer, cast, select, true
+import orjson
+from sqlalchemy import JSON, ColumnElement, Connection, Integer, Row, cast, func, select, true
 from sqlalchemy.sql.expression import type_coerce
 
-from shieldwall.formats.export.model import ExportFilters, ObjectRow, ValueRow
+from shieldwall.correlate.tables import sighting_refs
+from shieldwall.formats.export import scores
+from shieldwall.formats.export.model import ExportFilters, ObjectRow
 from shieldwall.intel.repository import visible
 from shieldwall.intel.tables import observables, stix_objects
 from shieldwall.members.tables import organisations
@@ -70,65 +75,87 @@ def _clauses(conn: Connection, scope: Scope) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def _page_end(
-    conn: Connection, clauses: Sequence[ColumnElement[bool]], after: int, size: int
-) -> int | None:
-    """The pk of the `size`-th object after `after`, or None when fewer remain."""
-    query = (
-        select(stix_objects.c.pk)
-        .where(stix_objects.c.pk > after, *clauses)
-        .order_by(stix_objects.c.pk)
-        .limit(1)
-        .offset(size - 1)
-    )
-    return conn.execute(query).scalar_one_or_none()
+def _value_columns(conn: Connection, scope: Scope) -> dict[str, ColumnElement[Any]]:
+    """Every column a value format may ask for, by the name the formats use."""
+    return {
+        "kind": observables.c.kind,
+        "value": observables.c.value,
+        "pk": stix_objects.c.pk,
+        "stix_id": stix_objects.c.stix_id,
+        "stix_type": stix_objects.c.type,
+        "owner": organisations.c.name,
+        "tlp": stix_objects.c.tlp,
+        "dist": stix_objects.c.dist,
+        "version_key": stix_objects.c.version_key,
+        "added_at": stix_objects.c.added_at,
+        "confidence": _confidence(conn),
+        "created": _property(conn, "created"),
+        "modified": _property(conn, "modified"),
+        "last_seen": _last_seen(scope),
+    }
 
 
-def value_pages(
-    conn: Connection, scope: Scope, *, page_size: int, with_data: bool
-) -> Iterator[list[ValueRow]]:
-    """Observable values of the visible objects in scope, object pk order, a page at a time.
-
-    A page holds the values of `page_size` objects (objects without a value in
-    scope count too, so a page may be short or empty before the end).
-    """
-    object_clauses = _clauses(conn, scope)
-    value_clauses = list(object_clauses)
-    if scope.kinds:
-        value_clauses.append(observables.c.kind.in_(scope.kinds))
-    columns = [
-        observables.c.kind,
-        observables.c.value,
-        stix_objects.c.pk,
-        stix_objects.c.stix_id,
-        stix_objects.c.type,
-        organisations.c.name,
-        stix_objects.c.tlp,
-        stix_objects.c.dist,
-        stix_objects.c.version_key,
-        # Only csv needs these; parsing every timestamp would cost more than the rest.
-        stix_objects.c.added_at if with_data else type_coerce(None, stix_objects.c.added_at.type),
-        stix_objects.c.data if with_data else type_coerce(None, stix_objects.c.data.type),
-    ]
-    joined = stix_objects.join(observables, observables.c.object_pk == stix_objects.c.pk).join(
-        organisations, organisations.c.id == stix_objects.c.owner_org_id
-    )
-    after = 0
-    while True:
-        end = _page_end(conn, object_clauses, after, page_size)
-        bounds = [stix_objects.c.pk > after]
-        if end is not None:
-            bounds.append(stix_objects.c.pk <= end)
-        query = (
-            select(*columns)
-            .select_from(joined)
-            .where(*bounds, *value_clauses)
-            .order_by(stix_objects.c.pk, observables.c.kind, observables.c.value)
+def _last_seen(scope: Scope) -> ColumnElement[str | None]:
+    """The latest `last_seen` of the sightings of the row's object that the caller may see."""
+    sighting = stix_objects.alias("sighting_object")
+    return (
+        select(func.max(sighting_refs.c.last_seen))
+        .select_from(sighting_refs.join(sighting, sighting.c.pk == sighting_refs.c.object_pk))
+        .where(
+            sighting_refs.c.sighting_of_ref == stix_objects.c.stix_id,
+            sighting.c.is_latest == true(),
+            visible(scope.principal, anonymous_public=scope.anonymous_public, table=sighting),
         )
-        yield [ValueRow._make(row) for row in conn.execute(query).all()]
-        if end is None:
-            return
-        after = end
+        .scalar_subquery()
+    )
+
+
+def _property(conn: Connection, name: str) -> ColumnElement[str]:
+    """A top-level string property of the object's stored JSON, read by the database."""
+    data = stix_objects.c.data
+    document = cast(data, JSON) if conn.dialect.name == "postgresql" else type_coerce(data, JSON)
+    found: ColumnElement[str] = document[name].as_string()
+    return found
+
+
+def value_rows(
+    conn: Connection, scope: Scope, fields: Sequence[str], *, chunk: int
+) -> Iterator[Sequence[Row[Any, Any]]]:
+    """`fields` of every observable value of the visible objects in scope, in chunks.
+
+    One query, streamed (`yield_per`: a server-side cursor on PostgreSQL), in
+    object pk order and, within an object, kind and value order, so that rules
+    get their sids in the same order in every export. Only the columns asked
+    for are read: what a row costs is mostly the columns it carries.
+    """
+    available = _value_columns(conn, scope)
+    clauses = _clauses(conn, scope)
+    if scope.kinds:
+        clauses.append(observables.c.kind.in_(scope.kinds))
+    joined = stix_objects.join(observables, observables.c.object_pk == stix_objects.c.pk)
+    if "owner" in fields:
+        joined = joined.join(organisations, organisations.c.id == stix_objects.c.owner_org_id)
+    query = (
+        select(*(available[name] for name in fields))
+        .select_from(joined)
+        .where(*clauses)
+        .order_by(stix_objects.c.pk, observables.c.kind, observables.c.value)
+        .execution_options(yield_per=chunk)
+    )
+    yield from conn.execute(query).partitions()
+
+
+def object_data(
+    conn: Connection, scope: Scope, *, chunk: int, extra: Sequence[ColumnElement[bool]] = ()
+) -> Iterator[Sequence[Row[Any, Any]]]:
+    """(pk, stored JSON) of every visible object in scope, pk order, streamed in chunks."""
+    query = (
+        select(stix_objects.c.pk, stix_objects.c.data)
+        .where(*_clauses(conn, scope), *extra)
+        .order_by(stix_objects.c.pk)
+        .execution_options(yield_per=chunk)
+    )
+    yield from conn.execute(query).partitions()
 
 
 _OBJECT_COLUMNS = (
@@ -192,7 +219,10 @@ def object_pages(
         rows = conn.execute(query).all()
         if not rows:
             return
-        yield _with_observables(conn, clauses, rows) if with_observables else _bare(rows)
+        if scope.filters.min_score is not None:
+            yield _scored(conn, scope, _with_observables(conn, clauses, rows))
+        else:
+            yield _with_observables(conn, clauses, rows) if with_observables else _bare(rows)
         if len(rows) < page_size:
             return
         after = rows[-1][0]
@@ -209,9 +239,8 @@ def objects_by_id(conn: Connection, scope: Scope, stix_ids: Sequence[str]) -> li
             .where(stix_objects.c.stix_id.in_(wanted[start : start + _IN_CHUNK]), *clauses)
             .order_by(stix_objects.c.pk)
         )
-        rows = list(conn.execute(query))
-        for row in _with_observables_by_pk(conn, rows):
-            found.append(row)
+        rows = _with_observables_by_pk(conn, list(conn.execute(query)))
+        found.extend(_scored(conn, scope, rows) if scope.filters.min_score is not None else rows)
     found.sort(key=lambda row: row.pk)
     return found
 
@@ -228,3 +257,41 @@ def _with_observables_by_pk(conn: Connection, rows: Sequence[Any]) -> list[Objec
         for pk, kind, value in conn.execute(query):
             found[pk].append((kind, value))
     return [ObjectRow._make((*row, found[row[0]])) for row in rows]
+
+
+def last_sightings(conn: Connection, scope: Scope, stix_ids: Sequence[str]) -> dict[str, str]:
+    """The latest `last_seen` of the caller's visible sightings of each of these objects."""
+    sighting = stix_objects.alias("sighting_object")
+    wanted = sorted(set(stix_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = (
+            select(sighting_refs.c.sighting_of_ref, func.max(sighting_refs.c.last_seen))
+            .select_from(sighting_refs.join(sighting, sighting.c.pk == sighting_refs.c.object_pk))
+            .where(
+                sighting_refs.c.sighting_of_ref.in_(wanted[start : start + _IN_CHUNK]),
+                sighting.c.is_latest == true(),
+                visible(scope.principal, anonymous_public=scope.anonymous_public, table=sighting),
+            )
+            .group_by(sighting_refs.c.sighting_of_ref)
+        )
+        found.update((str(ref), str(seen)) for ref, seen in conn.execute(query))
+    return found
+
+
+def _scored(conn: Connection, scope: Scope, rows: list[ObjectRow]) -> list[ObjectRow]:
+    """The rows with a value whose score reaches the export's `min_score` (see `scores`)."""
+    minimum, now = scope.filters.min_score, scope.filters.scored_at
+    if minimum is None or now is None:
+        return rows
+    sighted = last_sightings(conn, scope, [row.stix_id for row in rows if row.observables])
+    kept = []
+    for row in rows:
+        if not row.observables:
+            continue  # no value, no score: meets no minimum
+        refreshed = scores.refreshed_at(row.version_key, sighted.get(row.stix_id))
+        confidence = orjson.loads(row.data).get("confidence")
+        kinds = {kind for kind, _ in row.observables}
+        if scores.object_passes(minimum, confidence, kinds, refreshed, now):
+            kept.append(row)
+    return kept

@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import mmap
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from shieldwall.errors import BadInput
-from shieldwall.formats.export.common import TLP_LABEL, epoch_seconds
-from shieldwall.formats.export.model import ValueRow
+from shieldwall.formats.export.common import TLP_LABEL, TLP_SLUG, epoch_seconds
 
 #: Sids below `base + RESERVED` are for the fixed rules (file hash lists).
 RESERVED = 16
@@ -91,22 +91,51 @@ def url_parts(url: str) -> tuple[str, str] | None:
 
 def message_text(text: str) -> str:
     """Text for `msg:`: printable ASCII, with `"`, `;` and `\\` escaped, no `|` or `:`."""
+    if not _MSG_SPECIAL.search(text):
+        return text
     printable = _NOT_PRINTABLE.sub("?", text)
     for special in ("\\", '"', ";"):
         printable = printable.replace(special, "\\" + special)
     return printable
 
 
-def message(row: ValueRow, what: str) -> str:
-    value = row.value if len(row.value) <= _MSG_VALUE_MAX else row.value[:_MSG_VALUE_MAX] + "..."
-    return message_text(f"SHIELDWALL {TLP_LABEL[row.tlp]} {row.owner} {what} {value}")
+_MSG_SPECIAL = re.compile(r'[^ -~]|["\x3b\\]')
 
 
-def revision(row: ValueRow) -> int:
-    return max(1, epoch_seconds(row.version_key))
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    """What every rule of one value says about its indicator, computed once per value."""
+
+    stix_id: str
+    value: str
+    tail: str  # `classtype ... sid:` is the rule's own; this is `rev` and `metadata`
+    prefix: str  # the start of `msg`: "SHIELDWALL TLP:x owner "
+    shown: str  # the value as `msg` shows it
 
 
-def metadata(row: ValueRow) -> str:
-    updated = row.version_key[:10].replace("-", "_")
-    tlp = TLP_LABEL[row.tlp].removeprefix("TLP:").lower()
-    return f"metadata:shieldwall_id {row.stix_id}, tlp {tlp}, updated_at {updated};"
+class RuleContext:
+    """Caches the pieces of rule text that repeat across values (owner, TLP, day)."""
+
+    def __init__(self) -> None:
+        self._prefixes: dict[tuple[int, str], str] = {}
+
+    def indicator(
+        self, stix_id: str, value: str, owner: str, tlp: int, version_key: str
+    ) -> Indicator:
+        prefix = self._prefixes.get((tlp, owner))
+        if prefix is None:
+            prefix = message_text(f"SHIELDWALL {TLP_LABEL[tlp]} {owner} ")
+            self._prefixes[(tlp, owner)] = prefix
+        shown = value if len(value) <= _MSG_VALUE_MAX else value[:_MSG_VALUE_MAX] + "..."
+        revision = max(1, epoch_seconds(version_key))
+        updated = version_key[:10].replace("-", "_")
+        tail = (
+            f"rev:{revision}; metadata:shieldwall_id {stix_id}, tlp {TLP_SLUG[tlp]}, "
+            f"updated_at {updated};)"
+        )
+        return Indicator(stix_id, value, tail, prefix, message_text(shown))
+
+    @staticmethod
+    def message(found: Indicator, what: str) -> str:
+        """The `msg` text: source, TLP, what the rule matches and the value."""
+        return f"{found.prefix}{message_text(what)} {found.shown}"

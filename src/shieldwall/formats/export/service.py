@@ -20,9 +20,10 @@ What each format reads:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -33,6 +34,7 @@ from shieldwall.formats.export import (
     misp,
     misp_feed,
     repository,
+    scores,
     snort,
     stix21,
     suricata,
@@ -44,7 +46,6 @@ from shieldwall.formats.export.model import (
     DETECTION_TYPES,
     ExportFilters,
     ExportFormat,
-    ValueRow,
 )
 from shieldwall.formats.export.repository import Scope
 from shieldwall.formats.export.rules import DEFAULT_SID_BASE, check_sid_base
@@ -54,8 +55,8 @@ from shieldwall.members import service as members
 from shieldwall.sharing.tlp import TLP
 from shieldwall.warninglists import WarninglistIndex, default_index
 
-#: Objects (or values' objects) read per query.
-PAGE_SIZE = 5000
+#: Objects (or values) read per round trip: big chunks keep the per-fetch cost low.
+PAGE_SIZE = 10000
 _STIX_TYPE_RE = re.compile(r"[a-z0-9][a-z0-9-]{1,248}[a-z0-9]")
 
 
@@ -112,6 +113,7 @@ def prepare(
     owner: str | None = None,
     added_since: datetime | None = None,
     min_confidence: int | None = None,
+    min_score: float | None = None,
     include_warninglisted: bool | None = None,
     sid_base: int | None = None,
     single_txt_type: bool = False,
@@ -128,6 +130,8 @@ def prepare(
         )
     if min_confidence is not None and not 0 <= min_confidence <= 100:
         raise BadInput("min_confidence must be between 0 and 100", where="min_confidence")
+    if min_score is not None and not 0 <= min_score <= 100:
+        raise BadInput("min_score must be between 0 and 100", where="min_score")
     wanted = _types(chosen, types)
     if single_txt_type and chosen is ExportFormat.TXT and len(wanted) != 1:
         raise BadInput(
@@ -140,6 +144,8 @@ def prepare(
         owner_org_id=members.org_named(conn, owner)["id"] if owner else None,
         added_since=added_since,
         min_confidence=min_confidence,
+        min_score=min_score,
+        scored_at=datetime.now(UTC) if min_score is not None else None,
     )
     drop = (
         chosen.drops_warninglisted if include_warninglisted is None else not include_warninglisted
@@ -176,23 +182,64 @@ def object_scope(request: ExportRequest) -> Scope:
     return _scope(request, request.filters.types, ())
 
 
+_FIELDS: dict[ExportFormat, tuple[str, ...]] = {
+    ExportFormat.SURICATA: suricata.FIELDS,
+    ExportFormat.SNORT: snort.FIELDS,
+    ExportFormat.ZEEK: zeek.FIELDS,
+    ExportFormat.CSV: csv_rows.FIELDS,
+    ExportFormat.TXT: txt.FIELDS,
+}
+#: What scoring a value reads, after the format's own columns.
+_SCORE_FIELDS = ("confidence", "version_key", "last_seen")
+
+Chunk = Sequence[Sequence[Any]]
+
+
 def _without_warninglisted(
-    pages: Iterable[list[ValueRow]], index: WarninglistIndex
-) -> Iterator[list[ValueRow]]:
+    chunks: Iterable[Chunk], index: WarninglistIndex, kind_at: int, value_at: int
+) -> Iterator[Chunk]:
     listed = index.is_listed
-    for page in pages:
-        yield [row for row in page if not listed(row.kind, row.value)]
+    for chunk in chunks:
+        yield [row for row in chunk if not listed(row[kind_at], row[value_at])]
 
 
-def _value_pages(
-    conn: Connection, request: ExportRequest, *, with_data: bool
-) -> Iterator[list[ValueRow]]:
-    pages = repository.value_pages(
-        conn, value_scope(request), page_size=request.page_size, with_data=with_data
+def _scored(
+    chunks: Iterable[Chunk], minimum: float, now: datetime, width: int, kind_at: int
+) -> Iterator[Chunk]:
+    """Rows whose value reaches `minimum` at `now`, cut back to the format's `width` columns."""
+    passes, refreshed_at = scores.value_passes, scores.refreshed_at
+    for chunk in chunks:
+        yield [
+            row[:width]
+            for row in chunk
+            if passes(
+                minimum,
+                row[width],
+                row[kind_at],
+                refreshed_at(row[width + 1], row[width + 2]),
+                now,
+            )
+        ]
+
+
+def _value_chunks(
+    conn: Connection, request: ExportRequest, fields: tuple[str, ...]
+) -> Iterator[Chunk]:
+    """Rows of `fields` for every value in scope, after warninglists and `min_score`."""
+    minimum, now = request.filters.min_score, request.filters.scored_at
+    scoring = minimum is not None and now is not None
+    chunks: Iterator[Chunk] = repository.value_rows(
+        conn,
+        value_scope(request),
+        fields + _SCORE_FIELDS if scoring else fields,
+        chunk=request.page_size,
     )
+    if minimum is not None and now is not None:
+        chunks = _scored(chunks, minimum, now, len(fields), fields.index("kind"))
     if request.drop_warninglisted:
-        return _without_warninglisted(pages, default_index())
-    return pages
+        index = default_index()
+        chunks = _without_warninglisted(chunks, index, fields.index("kind"), fields.index("value"))
+    return chunks
 
 
 # --------------------------------------------------------------------------- streams
@@ -213,30 +260,38 @@ def stream(engine: Engine, request: ExportRequest) -> Iterator[bytes]:
 
     def body(conn: Connection) -> Iterator[bytes]:
         if chosen is ExportFormat.STIX21:
-            objects = repository.object_pages(
-                conn, object_scope(request), page_size=request.page_size, with_observables=False
-            )
-            return stix21.write(objects)
+            return stix21.write(_stix_documents(conn, request))
         if chosen is ExportFormat.MISP:
             return misp.write(conn, object_scope(request), request.caller, request.page_size)
-        pages = _value_pages(conn, request, with_data=chosen is ExportFormat.CSV)
+        chunks = _value_chunks(conn, request, _FIELDS[chosen])
         if chosen is ExportFormat.SURICATA:
-            return suricata.write(pages, request.sid_base)
+            return suricata.write(chunks, request.sid_base)
         if chosen is ExportFormat.SNORT:
-            return snort.write(pages, request.sid_base)
+            return snort.write(chunks, request.sid_base)
         if chosen is ExportFormat.ZEEK:
-            return zeek.write(pages)
+            return zeek.write(chunks)
         if chosen is ExportFormat.CSV:
-            return csv_rows.write(pages)
-        return txt.write(pages)
+            return csv_rows.write(chunks)
+        return txt.write(chunks)
 
     return _in_transaction(engine, body)
+
+
+def _stix_documents(conn: Connection, request: ExportRequest) -> Iterator[list[str]]:
+    """The stored JSON of every object in scope, in chunks (scored objects only with min_score)."""
+    scope = object_scope(request)
+    if request.filters.min_score is not None:
+        for page in repository.object_pages(conn, scope, page_size=request.page_size):
+            yield [row.data for row in page]
+        return
+    for chunk in repository.object_data(conn, scope, chunk=request.page_size):
+        yield [row[1] for row in chunk]
 
 
 def stream_txt_by_kind(engine: Engine, request: ExportRequest) -> Iterator[tuple[str, bytes]]:
     """txt for every type at once: (kind, lines) chunks, for one file per type."""
     with read_transaction(engine) as conn:
-        yield from txt.write_by_kind(_value_pages(conn, request, with_data=False))
+        yield from txt.write_by_kind(_value_chunks(conn, request, txt.FIELDS))
 
 
 def stream_feed(engine: Engine, request: ExportRequest) -> Iterator[FeedFile]:

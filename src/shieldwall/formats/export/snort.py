@@ -13,17 +13,16 @@ Suricata (see `rules`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from shieldwall.formats.export import rules
-from shieldwall.formats.export.model import ValueRow
+from shieldwall.formats.export.rules import Indicator, RuleContext
 
+#: The columns each value is read with (see `repository.value_rows`).
+FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
 _CLASSTYPE = "classtype:trojan-activity;"
 _TO_SERVER = "flow:to_server,established;"
-
-
-def _tail(row: ValueRow, sid: int) -> str:
-    return f"{_CLASSTYPE} sid:{sid}; rev:{rules.revision(row)}; {rules.metadata(row)})"
 
 
 def dns_wire(name: str) -> str:
@@ -32,11 +31,15 @@ def dns_wire(name: str) -> str:
     return "".join(parts) + "|00|"
 
 
-def _address_rule(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
-    sid = sids.sid(f"{row.stix_id}|{row.kind}|{row.value}|ip")
+def _sid_key(found: Indicator, kind: str, variant: str) -> str:
+    return f"{found.stix_id}|{kind}|{found.value}|{variant}"
+
+
+def _address_rule(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
+    sid = sids.sid(_sid_key(found, kind, "ip"))
     return [
-        f'alert ip $HOME_NET any <> {row.value} any (msg:"{rules.message(row, row.kind)}"; '
-        + _tail(row, sid)
+        f'alert ip $HOME_NET any <> {found.value} any (msg:"{RuleContext.message(found, kind)}"; '
+        f"{_CLASSTYPE} sid:{sid}; {found.tail}"
     ]
 
 
@@ -44,8 +47,8 @@ def _host_header(host: str) -> str:
     return f'content:"Host|3A 20|{rules.content(host)}|0D 0A|"; nocase; http_header;'
 
 
-def _domain_rules(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
-    name = row.value
+def _domain_rules(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
+    name = found.value
     variants = (
         ("dns", "udp $HOME_NET any -> any 53", f'content:"{dns_wire(name)}"; nocase;'),
         (
@@ -59,30 +62,28 @@ def _domain_rules(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
             f"{_TO_SERVER} {_host_header(name)}",
         ),
     )
-    found = []
-    for variant, header, body in variants:
-        sid = sids.sid(f"{row.stix_id}|{row.kind}|{row.value}|{variant}")
-        found.append(
-            f'alert {header} (msg:"{rules.message(row, "domain (" + variant + ")")}"; {body} '
-            + _tail(row, sid)
-        )
-    return found
-
-
-def _url_rule(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
-    found = rules.url_parts(row.value)
-    if found is None:
-        return []
-    host, target = found
-    sid = sids.sid(f"{row.stix_id}|{row.kind}|{row.value}|http")
     return [
-        f"alert tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS "
-        f'(msg:"{rules.message(row, "url")}"; {_TO_SERVER} '
-        f'content:"{rules.content(target)}"; http_uri; {_host_header(host)} ' + _tail(row, sid)
+        f'alert {header} (msg:"{RuleContext.message(found, f"domain ({variant})")}"; {body} '
+        f"{_CLASSTYPE} sid:{sids.sid(_sid_key(found, kind, variant))}; {found.tail}"
+        for variant, header, body in variants
     ]
 
 
-_WRITERS = {
+def _url_rule(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
+    parts = rules.url_parts(found.value)
+    if parts is None:
+        return []
+    host, target = parts
+    sid = sids.sid(_sid_key(found, kind, "http"))
+    return [
+        f"alert tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS "
+        f'(msg:"{RuleContext.message(found, "url")}"; {_TO_SERVER} '
+        f'content:"{rules.content(target)}"; http_uri; {_host_header(host)} '
+        f"{_CLASSTYPE} sid:{sid}; {found.tail}"
+    ]
+
+
+_WRITERS: dict[str, Callable[[Indicator, str, rules.SidAllocator], list[str]]] = {
     "ipv4": _address_rule,
     "ipv6": _address_rule,
     "cidr": _address_rule,
@@ -91,21 +92,25 @@ _WRITERS = {
 }
 
 
-def write(pages: Iterable[list[ValueRow]], sid_base: int) -> Iterator[bytes]:
+def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[bytes]:
+    """Rules from rows of `FIELDS`."""
     sids = rules.SidAllocator(sid_base)
+    context = RuleContext()
     skipped: dict[str, int] = {}
     try:
         yield b"# shieldwall export: Snort rules (stable sids; see docs)\n"
-        for page in pages:
+        for chunk in chunks:
             lines: list[str] = []
-            for row in page:
-                writer = _WRITERS.get(row.kind)
+            for kind, value, stix_id, owner, tlp, version_key in chunk:
+                writer = _WRITERS.get(kind)
                 if writer is None:
-                    skipped[row.kind] = skipped.get(row.kind, 0) + 1
+                    skipped[kind] = skipped.get(kind, 0) + 1
                 else:
-                    lines.extend(writer(row, sids))
+                    found = context.indicator(stix_id, value, owner, tlp, version_key)
+                    lines.extend(writer(found, kind, sids))
             if lines:
-                yield ("\n".join(lines) + "\n").encode()
+                lines.append("")
+                yield "\n".join(lines).encode()
         for kind, count in sorted(skipped.items()):
             yield f"# {count} {kind} value(s) left out: Snort rules cannot match them\n".encode()
     finally:

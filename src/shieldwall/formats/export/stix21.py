@@ -9,16 +9,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 
-from shieldwall.formats.export.model import ObjectRow
 
-
-def write(pages: Iterable[list[ObjectRow]]) -> Iterator[bytes]:
+def write(chunks: Iterable[list[str]]) -> Iterator[bytes]:
+    """The bundle around chunks of stored objects (JSON text)."""
     yield f'{{"type": "bundle", "id": "bundle--{uuid.uuid4()}", "objects": ['.encode()
     first = True
-    for page in pages:
-        if not page:
+    for chunk in chunks:
+        if not chunk:
             continue
-        body = ",\n".join(row.data for row in page)
+        body = ",\n".join(chunk)
         yield (("\n" if first else ",\n") + body).encode()
         first = False
     yield b"\n]}\n"

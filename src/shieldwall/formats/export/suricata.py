@@ -18,75 +18,69 @@ stable sid (see `rules`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from shieldwall.formats.export import rules
-from shieldwall.formats.export.model import ValueRow
+from shieldwall.formats.export.rules import Indicator, RuleContext
 
+#: The columns each value is read with (see `repository.value_rows`).
+FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
 HASH_KEYWORDS = {"md5": "filemd5", "sha1": "filesha1", "sha256": "filesha256"}
 _CLASSTYPE = "classtype:trojan-activity;"
+_TO_SERVER = "flow:established,to_server; "
 
 
 def list_file(kind: str) -> str:
     return f"shieldwall-{kind}.txt"
 
 
-def _tail(row: ValueRow, sid: int) -> str:
-    return f"{_CLASSTYPE} sid:{sid}; rev:{rules.revision(row)}; {rules.metadata(row)})"
+def _sid_key(found: Indicator, kind: str, variant: str) -> str:
+    return f"{found.stix_id}|{kind}|{found.value}|{variant}"
 
 
-def _address_rule(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
-    sid = sids.sid(f"{row.stix_id}|{row.kind}|{row.value}|ip")
+def _address_rule(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
+    sid = sids.sid(_sid_key(found, kind, "ip"))
     return [
-        f'alert ip $HOME_NET any <> {row.value} any (msg:"{rules.message(row, row.kind)}"; '
-        + _tail(row, sid)
+        f'alert ip $HOME_NET any <> {found.value} any (msg:"{RuleContext.message(found, kind)}"; '
+        f"{_CLASSTYPE} sid:{sid}; {found.tail}"
     ]
 
 
-def _domain_rules(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
-    name = rules.content(row.value)
-    size = len(row.value.encode())
-    found = []
-    for variant, header, buffer, extra in (
-        ("dns", "dns $HOME_NET any -> any any", "dns.query", ""),
-        (
-            "tls",
-            "tls $HOME_NET any -> $EXTERNAL_NET any",
-            "tls.sni",
-            "flow:established,to_server; ",
-        ),
-        (
-            "http",
-            "http $HOME_NET any -> $EXTERNAL_NET any",
-            "http.host",
-            "flow:established,to_server; ",
-        ),
-    ):
-        sid = sids.sid(f"{row.stix_id}|{row.kind}|{row.value}|{variant}")
-        nocase = "" if buffer == "http.host" else " nocase;"
-        found.append(
-            f'alert {header} (msg:"{rules.message(row, "domain (" + variant + ")")}"; {extra}'
-            f'{buffer}; bsize:{size}; content:"{name}";{nocase} ' + _tail(row, sid)
-        )
-    return found
+_DOMAIN_VARIANTS = (
+    ("dns", "dns $HOME_NET any -> any any", "dns.query", "", " nocase;"),
+    ("tls", "tls $HOME_NET any -> $EXTERNAL_NET any", "tls.sni", _TO_SERVER, " nocase;"),
+    ("http", "http $HOME_NET any -> $EXTERNAL_NET any", "http.host", _TO_SERVER, ""),
+)
 
 
-def _url_rule(row: ValueRow, sids: rules.SidAllocator) -> list[str]:
-    found = rules.url_parts(row.value)
-    if found is None:
-        return []
-    host, target = found
-    sid = sids.sid(f"{row.stix_id}|{row.kind}|{row.value}|http")
+def _domain_rules(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
+    name = rules.content(found.value)
+    size = len(found.value.encode())
     return [
-        f'alert http $HOME_NET any -> $EXTERNAL_NET any (msg:"{rules.message(row, "url")}"; '
-        f"flow:established,to_server; "
+        f'alert {header} (msg:"{RuleContext.message(found, f"domain ({variant})")}"; {extra}'
+        f'{buffer}; bsize:{size}; content:"{name}";{nocase} {_CLASSTYPE} '
+        f"sid:{sids.sid(_sid_key(found, kind, variant))}; {found.tail}"
+        for variant, header, buffer, extra, nocase in _DOMAIN_VARIANTS
+    ]
+
+
+def _url_rule(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
+    parts = rules.url_parts(found.value)
+    if parts is None:
+        return []
+    host, target = parts
+    sid = sids.sid(_sid_key(found, kind, "http"))
+    return [
+        f"alert http $HOME_NET any -> $EXTERNAL_NET any "
+        f'(msg:"{RuleContext.message(found, "url")}"; {_TO_SERVER}'
         f'http.host; bsize:{len(host.encode())}; content:"{rules.content(host)}"; '
         f'http.uri.raw; bsize:{len(target.encode())}; content:"{rules.content(target)}"; '
-        "fast_pattern; " + _tail(row, sid)
+        f"fast_pattern; {_CLASSTYPE} sid:{sid}; {found.tail}"
     ]
 
 
-_WRITERS = {
+_WRITERS: dict[str, Callable[[Indicator, str, rules.SidAllocator], list[str]]] = {
     "ipv4": _address_rule,
     "ipv6": _address_rule,
     "cidr": _address_rule,
@@ -103,21 +97,25 @@ def hash_rule(kind: str, base: int) -> str:
     )
 
 
-def write(pages: Iterable[list[ValueRow]], sid_base: int) -> Iterator[bytes]:
+def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[bytes]:
+    """Rules from rows of `FIELDS`."""
     sids = rules.SidAllocator(sid_base)
+    context = RuleContext()
     hash_kinds: set[str] = set()
     try:
         yield b"# shieldwall export: Suricata rules (stable sids; see docs)\n"
-        for page in pages:
+        for chunk in chunks:
             lines: list[str] = []
-            for row in page:
-                writer = _WRITERS.get(row.kind)
+            for kind, value, stix_id, owner, tlp, version_key in chunk:
+                writer = _WRITERS.get(kind)
                 if writer is not None:
-                    lines.extend(writer(row, sids))
-                elif row.kind in HASH_KEYWORDS:
-                    hash_kinds.add(row.kind)
+                    found = context.indicator(stix_id, value, owner, tlp, version_key)
+                    lines.extend(writer(found, kind, sids))
+                elif kind in HASH_KEYWORDS:
+                    hash_kinds.add(kind)
             if lines:
-                yield ("\n".join(lines) + "\n").encode()
+                lines.append("")
+                yield "\n".join(lines).encode()
         for kind in HASH_KEYWORDS:
             if kind in hash_kinds:
                 yield (hash_rule(kind, sid_base) + "\n").encode()

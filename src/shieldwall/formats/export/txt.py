@@ -7,23 +7,30 @@ de-duplication, which would cost memory in proportion to the export.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from shieldwall.formats.export.common import single_line
-from shieldwall.formats.export.model import ValueRow
+
+#: The columns each value is read with (see `repository.value_rows`).
+FIELDS = ("kind", "value")
 
 
-def write_by_kind(pages: Iterable[list[ValueRow]]) -> Iterator[tuple[str, bytes]]:
-    """(kind, lines) chunks: at most one chunk per kind and page."""
-    for page in pages:
+def write_by_kind(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[tuple[str, bytes]]:
+    """(kind, lines) chunks from rows of `FIELDS`: at most one chunk per kind and chunk."""
+    for chunk in chunks:
         lines: dict[str, list[str]] = {}
-        for row in page:
-            if single_line(row.value):
-                lines.setdefault(row.kind, []).append(row.value)
+        for kind, value in chunk:
+            if single_line(value):
+                found = lines.get(kind)
+                if found is None:
+                    lines[kind] = found = []
+                found.append(value)
         for kind, values in lines.items():
-            yield kind, ("\n".join(values) + "\n").encode()
+            values.append("")
+            yield kind, "\n".join(values).encode()
 
 
-def write(pages: Iterable[list[ValueRow]]) -> Iterator[bytes]:
-    for _, chunk in write_by_kind(pages):
-        yield chunk
+def write(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[bytes]:
+    for _, lines in write_by_kind(chunks):
+        yield lines

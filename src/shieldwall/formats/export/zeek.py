@@ -8,11 +8,13 @@ without their scheme, as the Intel framework matches them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from shieldwall.formats.export.common import TLP_LABEL, single_line
-from shieldwall.formats.export.model import ValueRow
 
+#: The columns each value is read with (see `repository.value_rows`).
+FIELDS = ("kind", "value", "stix_id", "owner", "tlp")
 HEADER = "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n"
 
 INTEL_TYPES = {
@@ -36,14 +38,23 @@ def indicator_text(kind: str, value: str) -> str:
     return value
 
 
-def write(pages: Iterable[list[ValueRow]]) -> Iterator[bytes]:
+def write(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[bytes]:
+    """The intel file from rows of `FIELDS`."""
     yield HEADER.encode()
-    for page in pages:
-        lines = [
-            f"{indicator_text(row.kind, row.value)}\t{INTEL_TYPES[row.kind]}\t{row.owner}\t"
-            f"{TLP_LABEL[row.tlp]} {row.stix_id}\t-\n"
-            for row in page
-            if row.kind in INTEL_TYPES and single_line(row.value) and single_line(row.owner)
-        ]
+    # "\towner\tTLP:X " per (owner, TLP); None: the owner's name cannot be a field.
+    middles: dict[tuple[str, int], str | None] = {}
+    for chunk in chunks:
+        lines: list[str] = []
+        for kind, value, stix_id, owner, tlp in chunk:
+            intel_type = INTEL_TYPES.get(kind)
+            if intel_type is None or not single_line(value):
+                continue
+            middle = middles.get((owner, tlp), "")
+            if middle == "":
+                middle = f"\t{owner}\t{TLP_LABEL[tlp]} " if single_line(owner) else None
+                middles[(owner, tlp)] = middle
+            if middle is not None:
+                text = value.partition("://")[2] if kind == "url" else value
+                lines.append(f"{text}\t{intel_type}{middle}{stix_id}\t-\n")
         if lines:
             yield "".join(lines).encode()
