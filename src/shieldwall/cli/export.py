@@ -123,6 +123,9 @@ def export_command(
         ),
     ] = None,
     min_confidence: Annotated[int | None, typer.Option(help="Minimum confidence (0-100).")] = None,
+    min_score: Annotated[
+        float | None, typer.Option(help="Minimum decayed score (0-100), as matching scores.")
+    ] = None,
     include_warninglisted: Annotated[
         bool | None,
         typer.Option(
@@ -147,6 +150,7 @@ def export_command(
             owner=owner,
             added_since=added_since.replace(tzinfo=UTC) if added_since else None,
             min_confidence=min_confidence,
+            min_score=min_score,
             include_warninglisted=include_warninglisted,
             sid_base=sid_base,
         )

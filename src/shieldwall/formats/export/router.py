@@ -53,6 +53,9 @@ def export(
     owner: Annotated[str | None, Query(description="owner organisation name")] = None,
     added_since: datetime | None = None,
     min_confidence: Annotated[int | None, Query(ge=0, le=100)] = None,
+    min_score: Annotated[
+        float | None, Query(ge=0, le=100, description="minimum decayed score (0-100)")
+    ] = None,
     include_warninglisted: Annotated[
         bool | None, Query(description="default: false for suricata, snort, zeek, txt")
     ] = None,
@@ -70,6 +73,7 @@ def export(
         owner=owner,
         added_since=added_since,
         min_confidence=min_confidence,
+        min_score=min_score,
         include_warninglisted=include_warninglisted,
         sid_base=sid_base,
         single_txt_type=True,
