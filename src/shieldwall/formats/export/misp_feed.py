@@ -49,8 +49,8 @@ def files(conn: Connection, scope: Scope, caller: str, page_size: int) -> Iterat
         for event in misp.events(conn, scope, caller, page_size):
             tail = f",{event.uuid}\n".encode()
 
-            def record(attribute: dict[str, Any], tail: bytes = tail) -> None:
-                for digest in misp.value_hashes(attribute):
+            def record(misp_type: str, value: str, tail: bytes = tail) -> None:
+                for digest in misp.value_hashes(misp_type, value):
                     spool.write(digest.encode() + tail)
 
             event.on_attribute = record

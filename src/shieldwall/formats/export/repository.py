@@ -45,6 +45,8 @@ class Scope:
     kinds: tuple[str, ...] = ()
     include_revoked: bool = False
     anonymous_public: bool = False
+    #: Further conditions of the format's own (never a substitute for the policy's).
+    extra: tuple[ColumnElement[bool], ...] = ()
 
 
 def _confidence(conn: Connection) -> ColumnElement[int]:
@@ -72,6 +74,7 @@ def _clauses(conn: Connection, scope: Scope) -> list[ColumnElement[bool]]:
         clauses.append(stix_objects.c.added_at >= filters.added_since)
     if filters.min_confidence is not None:
         clauses.append(_confidence(conn) >= filters.min_confidence)
+    clauses.extend(scope.extra)
     return clauses
 
 
@@ -119,7 +122,12 @@ def _property(conn: Connection, name: str) -> ColumnElement[str]:
 
 
 def value_rows(
-    conn: Connection, scope: Scope, fields: Sequence[str], *, chunk: int
+    conn: Connection,
+    scope: Scope,
+    fields: Sequence[str],
+    *,
+    chunk: int,
+    extra: Sequence[ColumnElement[bool]] = (),
 ) -> Iterator[Sequence[Row[Any, Any]]]:
     """`fields` of every observable value of the visible objects in scope, in chunks.
 
@@ -130,6 +138,7 @@ def value_rows(
     """
     available = _value_columns(conn, scope)
     clauses = _clauses(conn, scope)
+    clauses.extend(extra)
     if scope.kinds:
         clauses.append(observables.c.kind.in_(scope.kinds))
     joined = stix_objects.join(observables, observables.c.object_pk == stix_objects.c.pk)
