@@ -217,3 +217,29 @@ def test_unknown_format_or_org_exits_2_and_writes_nothing(
     assert "unknown export format 'stix'" in bad[0].stderr
     assert "Nobody" in bad[1].stderr
     assert not any(tmp_path.glob("never.json*"))
+
+
+def test_min_score_keeps_the_values_that_still_score(
+    store: tuple[Shieldwall, dict[str, list[str]]], tmp_path: Path
+) -> None:
+    # Sponsor A's indicator (confidence 80) was modified on 2024-01-01: its
+    # addresses, domain and URL have outlived their lifetimes (score 0), its
+    # hashes, which live ten years, still score about 70.
+    cli, posted = store
+    visible = next(iter(posted.values()))
+    txt = ["export", "-f", "txt", "--as", AS, "--out"]
+    kept, refused = cli.many(
+        [
+            [*txt, str(tmp_path / "kept"), "--min-score", "50", *INCLUDE],
+            [*txt, str(tmp_path / "no"), "--min-score", "150"],
+        ]
+    )
+    assert kept.code == 0, kept.explain()
+    lists = _read_tree(tmp_path / "kept")
+    assert {Path(name).name: body.split() for name, body in lists.items()} == {
+        "md5.txt": [visible[3].encode()],
+        "sha256.txt": [visible[4].encode()],
+    }
+    assert refused.code == 2, refused.explain()
+    assert_one_line_error(refused)
+    assert "min_score" in refused.stderr
