@@ -19,6 +19,7 @@ from enum import StrEnum
 from shieldwall.formats.export.misp_feed import FeedFile
 
 _SPOOL_IN_MEMORY = 4 * 1024 * 1024
+_ZIP_LEVEL = 1
 
 
 class ArchiveKind(StrEnum):
@@ -55,11 +56,14 @@ class _Drain(io.RawIOBase):
 
 def _zip(files: Iterable[FeedFile], folder: str) -> Iterator[bytes]:
     drain = _Drain()
-    with zipfile.ZipFile(drain, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    # Level 1: deflate at level 6 took a third of a feed export's time to save
+    # 11% of the size (100,000 attributes); a feed is served as it is made.
+    with zipfile.ZipFile(
+        drain, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=_ZIP_LEVEL
+    ) as archive:
         for feed_file in files:
-            info = zipfile.ZipInfo(f"{folder}/{feed_file.name}", time.gmtime()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w", force_zip64=True) as member:
+            # Opened by name, the member takes the archive's compression and level.
+            with archive.open(f"{folder}/{feed_file.name}", "w", force_zip64=True) as member:
                 for chunk in feed_file.chunks:
                     member.write(chunk)
                     if drain.position and len(drain.pending) > 16:

@@ -156,15 +156,15 @@ def encoded(attribute: dict[str, Any]) -> Attribute:
 class EventStream:
     """One event, written as a stream of bytes; `header` is complete once it is written.
 
-    `on_attribute` sees the type and value of every attribute written (the feed
-    hashes the values).
+    `on_attributes` sees every batch of attributes written (the feed hashes
+    their values).
     """
 
     uuid: str
     header: dict[str, Any]
     attribute_batches: Iterable[list[Attribute]]
     objects: list[dict[str, Any]] = field(default_factory=list)
-    on_attribute: Callable[[str, str], None] | None = None
+    on_attributes: Callable[[list[Attribute]], None] | None = None
 
     def chunks(self) -> Iterator[bytes]:
         newest = int(self.header.get("timestamp") or 0)
@@ -184,9 +184,8 @@ class EventStream:
         yield b"], " + tail[1:] + b"}\n"
 
     def _observe(self, attributes: list[Attribute]) -> int:
-        if self.on_attribute is not None:
-            for attribute in attributes:
-                self.on_attribute(attribute.misp_type, attribute.value)
+        if self.on_attributes is not None:
+            self.on_attributes(attributes)
         return max(attribute.timestamp for attribute in attributes)
 
 
@@ -489,19 +488,19 @@ def events(
     scope: Scope,
     caller: str,
     page_size: int,
-    on_attribute: Callable[[str, str], None] | None = None,
+    on_attributes: Callable[[list[Attribute]], None] | None = None,
 ) -> Iterator[EventStream]:
     """Every event of the export, in the order of the module docstring (orphans last)."""
     covered = _Coverage()
     for event in _report_events(conn, scope, page_size, covered):
-        event.on_attribute = on_attribute
+        event.on_attributes = on_attributes
         yield event
     orphans, leftovers = _misp_orphans(conn, scope, page_size, covered)
     batches = itertools.chain(_rest_batches(conn, scope, page_size, covered), [leftovers])
     first = next((batch for batch in batches if batch), None)
     if first is not None:
         rest = _rest_header(caller)
-        yield EventStream(rest["uuid"], rest, _chain(first, batches), [], on_attribute)
+        yield EventStream(rest["uuid"], rest, _chain(first, batches), [], on_attributes)
     for event_uuid, grouped in orphans.items():
         header = {
             "uuid": event_uuid,
@@ -515,7 +514,7 @@ def events(
             "Tag": [],
         }
         yield EventStream(
-            event_uuid, header, [grouped.encoded()], grouped.misp_objects(), on_attribute
+            event_uuid, header, [grouped.encoded()], grouped.misp_objects(), on_attributes
         )
 
 

@@ -49,11 +49,15 @@ def files(conn: Connection, scope: Scope, caller: str, page_size: int) -> Iterat
         for event in misp.events(conn, scope, caller, page_size):
             tail = f",{event.uuid}\n".encode()
 
-            def record(misp_type: str, value: str, tail: bytes = tail) -> None:
-                for digest in misp.value_hashes(misp_type, value):
-                    spool.write(digest.encode() + tail)
+            def record(attributes: list[misp.Attribute], tail: bytes = tail) -> None:
+                lines = [
+                    digest.encode() + tail
+                    for attribute in attributes
+                    for digest in misp.value_hashes(attribute.misp_type, attribute.value)
+                ]
+                spool.write(b"".join(lines))
 
-            event.on_attribute = record
+            event.on_attributes = record
             yield FeedFile(f"{event.uuid}.json", event.chunks())
             manifest[event.uuid] = {key: event.header.get(key) for key in _MANIFEST_FIELDS}
     except BaseException:
