@@ -41,15 +41,17 @@ NOWHERE = "Nowhere Org"
 def export(
     client: TestClient, coalition: Coalition, caller: str, org: str, role: Role, body: Any = None
 ) -> Response:
-    return client.post(
+    response: Response = client.post(
         f"/api/v1/orgs/{org}/signing-key/export", json=body, headers=coalition.auth(caller, role)
     )
+    return response
 
 
 def rotate(client: TestClient, coalition: Coalition, caller: str, org: str, role: Role) -> Response:
-    return client.post(
+    response: Response = client.post(
         f"/api/v1/orgs/{org}/signing-key/rotation", headers=coalition.auth(caller, role)
     )
+    return response
 
 
 def keys_table(engine: Engine) -> list[tuple[Any, ...]]:

@@ -139,7 +139,8 @@ def ask(
         "/api/v1/match", json={"observables": observables, **options}, headers=headers
     )
     assert response.status_code == 200, response.text
-    return response.content
+    content: bytes = response.content
+    return content
 
 
 #: Documentation ranges (198.18.0.0/15, ...) are warninglisted: some tests want those hits too.
@@ -426,9 +427,9 @@ def test_a_views_batch_look_up_finds_exactly_the_visible_live_holders(
         assert got == expected, (kind, asked)
         # Batch and one-at-a-time answers agree, in order, for every value.
         one_by_one = [
-            (position, *hit)
+            (position, hit_kind, hit_value)
             for position, value in enumerate(asked)
-            for hit in view.lookup_many(kind, [value])
-            for hit in [hit[1:]]
+            for _, hit_kind, hit_value, _ in view.lookup_many(kind, [value])
         ]
-        assert [hit[:3] for hit in view.lookup_many(kind, asked)] == [h[:3] for h in one_by_one]
+        batch = [hit[:3] for hit in view.lookup_many(kind, asked)]
+        assert batch == one_by_one
