@@ -48,7 +48,13 @@ def write_conn(request: Request) -> Iterator[Connection]:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ReadConn = Annotated[Connection, Depends(read_conn)]
-WriteConn = Annotated[Connection, Depends(write_conn)]
+# scope="function": the write transaction commits when the endpoint returns,
+# before the response is sent. FastAPI's default ("request") ends a yield
+# dependency after the response has gone out, so a client could be told
+# "stored" and read the store before the commit, or be told "stored" for a
+# commit that then fails. Reads keep the default: streamed exports read from
+# their connection while the response is being sent.
+WriteConn = Annotated[Connection, Depends(write_conn, scope="function")]
 
 
 def credentials(request: Request) -> str | None:
