@@ -37,6 +37,9 @@ PATHS = {
     "file:hashes.SHA256": "file:hashes.SHA256",
     "file:hashes.'SHA-512'": "file:hashes.SHA-512",
     "artifact:hashes.'SHA-256'": "artifact:hashes.SHA-256",
+    "domain-name:resolves_to_refs[*].value": "domain-name:resolves_to_refs.*.value",
+    "network-traffic:dst_ref.value": "network-traffic:dst_ref.value",
+    "email-message:to_refs[*].value": "email-message:to_refs.*.value",
 }
 
 #: Whitespace the STIX grammar skips between tokens.

@@ -171,6 +171,24 @@ def test_non_tlp_marking_leaves_the_default(client: TestClient, coalition: Coali
     assert _stored_tlp(client, coalition, only_statement, default="amber") == "amber"
 
 
+MITRE_ATTACK_STATEMENT = "marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168"
+
+
+def test_mitre_attack_statement_is_known_without_its_definition(
+    client: TestClient, coalition: Coalition
+) -> None:
+    """Objects copied from ATT&CK carry its statement marking but seldom ship the definition."""
+    copied = _marked(MITRE_ATTACK_STATEMENT)
+    assert _stored_tlp(client, coalition, copied, default="amber") == "amber"
+    with_tlp = _marked(MITRE_ATTACK_STATEMENT, TLP2["green"])
+    assert _stored_tlp(client, coalition, with_tlp, default="red") == "green"
+    # Any other statement still has to be in the bundle or on the node.
+    dangling = _marked(f"marking-definition--{uuid.uuid4()}")
+    response = post_bundle(client, coalition.auth("Sponsor A"), bundle(dangling), tlp="amber")
+    assert response.status_code == 422
+    assert "neither in the bundle nor known to this node" in response.json()["detail"]
+
+
 def test_unknown_tlp_level_in_a_definition_is_rejected(
     client: TestClient, coalition: Coalition
 ) -> None:

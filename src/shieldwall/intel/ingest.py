@@ -34,6 +34,15 @@ from shieldwall.intel.stix import SCO_TYPES, Checked, ObjectInvalid, check_objec
 from shieldwall.sharing.policy import Principal
 from shieldwall.sharing.tlp import TLP, TLP_MARKING_IDS, Distribution
 
+#: Statement markings that producers reference without shipping the definition:
+#: MITRE's ATT&CK copyright statement is on every ATT&CK object and on what
+#: others copy from ATT&CK (Unit 42's playbooks). Known to every node as
+#: markings that set no TLP, so those objects import instead of being refused
+#: for a dangling reference.
+WELL_KNOWN_STATEMENT_MARKINGS: dict[str, TLP | None] = {
+    "marking-definition--fa42a846-8d90-4e51-bc29-71d5b4802168": None,
+}
+
 #: How far into a document we look for the bundle's own `type` before `objects`.
 _ENVELOPE_PEEK_BYTES = 64 * 1024
 
@@ -237,7 +246,10 @@ class Ingestor:
         # Objects whose marking refs name definitions not seen yet: they wait
         # for the end of the bundle, where the definition may still appear.
         self.waiting: list[_Prepared] = []
-        self.marking_tlp: dict[str, TLP | None] = dict(TLP_MARKING_IDS)
+        self.marking_tlp: dict[str, TLP | None] = {
+            **TLP_MARKING_IDS,
+            **WELL_KNOWN_STATEMENT_MARKINGS,
+        }
 
     # -- per object
 

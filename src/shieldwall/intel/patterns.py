@@ -36,7 +36,20 @@ def _path_spellings(path: str) -> list[str]:
     return spellings
 
 
-_SPELLINGS = frozenset(spelling for path in PATH_KINDS for spelling in _path_spellings(path))
+#: Comparisons through a reference, whose kind the value tells (`_through_reference`).
+#: MISP's `domain|ip` and `ip-dst|port` become these: without them a quarter of
+#: an ESET import went to stix2-patterns (measured by the formats benchmark).
+_REFERENCE_PATHS = (
+    "domain-name:resolves_to_refs[*].value",
+    "network-traffic:dst_ref.value",
+    "network-traffic:src_ref.value",
+    "email-message:to_refs[*].value",
+    "email-message:cc_refs[*].value",
+    "email-message:bcc_refs[*].value",
+)
+_SPELLINGS = frozenset(
+    spelling for path in PATH_KINDS for spelling in _path_spellings(path)
+) | frozenset(_REFERENCE_PATHS)
 _PATH = "|".join(re.escape(spelling) for spelling in sorted(_SPELLINGS, key=len, reverse=True))
 #: Whitespace both grammars agree on (Python's \s also takes \x1c-\x1f, STIX's does not).
 _WS = r"[ \t\r\n\x0b\x0c]"
@@ -59,7 +72,8 @@ def _unescape(literal: str) -> str:
 
 
 def _canonical_path(path: str) -> str:
-    return path.replace("'", "")
+    """The path as stix2-patterns reports it: hash names unquoted, `[*]` as a `*` step."""
+    return path.replace("'", "").replace("[*]", ".*")
 
 
 def fast_comparisons(pattern: str) -> list[tuple[str, str]] | None:
