@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -12,19 +11,14 @@ import orjson
 import pytest
 
 from tests.cli.runner import TIMEOUT_SECONDS, Shieldwall, init_in_process
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.serving import free_loopback_port, stop, wait_until_serving
 
 
 @pytest.fixture
 def served(sqlite_cli: Shieldwall) -> Iterator[tuple[str, str]]:
     """(base URL, host admin key) of a node served by `shieldwall serve`."""
     key = init_in_process(sqlite_cli.database_url)
-    port = _free_loopback_port()
+    port = free_loopback_port()
     process = subprocess.Popen(
         sqlite_cli.command("serve", "--host", "127.0.0.1", "--port", str(port)),
         stdin=subprocess.DEVNULL,
@@ -35,31 +29,10 @@ def served(sqlite_cli: Shieldwall) -> Iterator[tuple[str, str]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(process, base)
+        wait_until_serving(process, base, TIMEOUT_SECONDS)
         yield base, key
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_serving(process: subprocess.Popen[bytes], base: str) -> None:
-    """Polls /healthz until the server answers; fails at once if it exits."""
-    give_up = time.monotonic() + TIMEOUT_SECONDS
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            pytest.fail(f"shieldwall serve exited with {process.returncode}: {stderr}")
-        try:
-            httpx.get(f"{base}/healthz", timeout=1.0)
-        except httpx.TransportError:
-            time.sleep(0.1)
-            continue
-        return
-    pytest.fail("shieldwall serve never answered /healthz")
+        stop(process, TIMEOUT_SECONDS)
 
 
 def _raw_post_with_declared_length(base: str, length: int, key: str) -> bytes:

@@ -5,7 +5,6 @@ current from the store, see `match.service.IndexHolder`)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.factories import Coalition, indicator
+from tests.serving import free_loopback_port, stop, wait_until_serving
 
 FRESH_WITHIN_S = 1.0
 START_WITHIN_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _store_url(engine: Engine) -> str:
@@ -38,20 +32,6 @@ def _store_url(engine: Engine) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_WITHIN_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"`shieldwall serve` at {base} exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"`shieldwall serve` at {base} did not answer in {START_WITHIN_S} s")
-
-
 @pytest.fixture
 def two_nodes(engine: Engine, tmp_path: Path) -> Iterator[list[str]]:
     """Base URLs of two `shieldwall serve` processes over the test's PostgreSQL schema."""
@@ -60,7 +40,7 @@ def two_nodes(engine: Engine, tmp_path: Path) -> Iterator[list[str]]:
     bases = []
     try:
         for number in range(2):
-            port = _free_port()
+            port = free_loopback_port()
             log = (tmp_path / f"serve-{number}.log").open("wb")
             processes.append(
                 subprocess.Popen(
@@ -72,17 +52,11 @@ def two_nodes(engine: Engine, tmp_path: Path) -> Iterator[list[str]]:
             )
             bases.append(f"http://127.0.0.1:{port}")
         for base, process in zip(bases, processes, strict=True):
-            _wait_until_up(base, process)
+            wait_until_serving(process, base, START_WITHIN_S)
         yield bases
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, 10)
 
 
 def _matched(base: str, auth: dict[str, str], value: str, timeout: float = 5) -> bool:
