@@ -39,9 +39,9 @@ from shieldwall.correlate.keys import (
     url_host,
 )
 from shieldwall.db.engine import write_transaction
-from shieldwall.errors import BadInput, NotFound
-from shieldwall.intel.observables import KINDS, Observable, detect, normalise
-from shieldwall.intel.service import Reader
+from shieldwall.errors import NotFound
+from shieldwall.intel.observables import Observable
+from shieldwall.intel.service import Reader, observable_of_query
 from shieldwall.sharing.tlp import TLP
 from shieldwall.sightings import repository as sightings_repository
 from shieldwall.sightings.refs import sighting_ref_rows
@@ -166,13 +166,7 @@ def correlations_of_object(
 def correlations_of_value(
     conn: Connection, reader: Reader, rules: CorrelationRules, value: str, kind: str | None
 ) -> dict[str, Any]:
-    if kind is not None and kind not in KINDS:
-        raise BadInput(
-            f"unknown observable type {kind!r}; use one of {sorted(KINDS)}", where="type"
-        )
-    found = normalise(kind, value) if kind else detect(value)
-    if found is None:
-        raise BadInput(f"{value!r} is not a recognisable observable value", where="value")
+    found = observable_of_query(value, kind)
     result = correlate_value(conn, reader, rules, found, exclude_stix_id=None)
     result["seen_elsewhere"] = _distinct_objects([result])
     return result

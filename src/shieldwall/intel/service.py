@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, FromClause, RowMapping
 from shieldwall.db.secrets import CursorBox, cursor_box
 from shieldwall.errors import BadInput, NotFound
 from shieldwall.intel import repository
-from shieldwall.intel.observables import KINDS, detect, normalise
+from shieldwall.intel.observables import KINDS, Observable, detect, normalise
 from shieldwall.intel.repository import ObjectFilters
 from shieldwall.sharing.policy import Principal
 from shieldwall.sharing.tlp import TLP, DistKind
@@ -119,9 +119,8 @@ def get_versions(conn: Connection, reader: Reader, stix_id: str) -> dict[str, An
     }
 
 
-def find_by_value(
-    conn: Connection, reader: Reader, value: str, kind: str | None, limit: int
-) -> dict[str, Any]:
+def observable_of_query(value: str, kind: str | None) -> Observable:
+    """A value asked for by a caller, typed or untyped, as a normalised observable."""
     if kind is not None and kind not in KINDS:
         raise BadInput(
             f"unknown observable type {kind!r}; use one of {sorted(KINDS)}", where="type"
@@ -129,6 +128,13 @@ def find_by_value(
     found = normalise(kind, value) if kind else detect(value)
     if found is None:
         raise BadInput(f"{value!r} is not a recognisable observable value", where="value")
+    return found
+
+
+def find_by_value(
+    conn: Connection, reader: Reader, value: str, kind: str | None, limit: int
+) -> dict[str, Any]:
+    found = observable_of_query(value, kind)
     rows = repository.latest_containing(conn, reader.policy(), found[0], found[1], limit)
     return {
         "value": found[1],
