@@ -49,12 +49,14 @@ class LoginThrottle:
     def retry_after(self, username: str, address: str, now: datetime) -> int | None:
         """Seconds until a login for `username` from `address` is taken again; None: now."""
         with self._lock:
-            waits = [
+            found = (
                 self._wait(self._name_key(username), self.max_failures, now),
                 self._wait(self._address_key(address), self.max_per_address, now),
-            ]
-        longest = max(wait for wait in waits if wait is not None) if any(waits) else None
-        return None if longest is None else max(1, math.ceil(longest.total_seconds()))
+            )
+        waits = [wait for wait in found if wait is not None]
+        if not waits:
+            return None
+        return max(1, math.ceil(max(waits).total_seconds()))
 
     def failed(self, username: str, address: str, now: datetime) -> None:
         with self._lock:
