@@ -6,9 +6,10 @@ import copy
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from shieldwall.intel.ingest import ImportAborted, Mode
+from shieldwall.intel.tables import observables, stix_objects
 from shieldwall.sharing.tlp import TLP, TLP2_MARKING_ID
 from tests.factories import Coalition
 from tests.formats.helpers import import_bytes, stored
@@ -181,6 +182,9 @@ MAPPING = [
             "[network-traffic:dst_ref.value = '198.51.100.1' AND network-traffic:dst_port = 443]",
         ),
     ),
+    # Without to_ids: the address as an SCO, searchable like any address.
+    ("ip-src|port", "198.51.100.7|8080", False, "ipv4-addr", ("value", "198.51.100.7")),
+    ("ip-dst|port", "2001:db8::7|53", False, "ipv6-addr", ("value", "2001:db8::7")),
     ("AS", "AS64500", False, "autonomous-system", ("number", 64500)),
     ("yara", "rule x { condition: true }", True, "indicator", ("pattern_type", "yara")),
     ("vulnerability", "CVE-2021-44228", False, "vulnerability", ("name", "CVE-2021-44228")),
@@ -345,3 +349,18 @@ def test_importing_the_same_event_again_changes_nothing(
     assert again.created == 0
     assert again.new_versions == 0
     assert again.unchanged == again.objects
+
+
+def test_address_and_port_without_to_ids_is_an_observable_of_its_address(
+    engine: Engine, coalition: Coalition
+) -> None:
+    """MISP's `ip-dst|port` kept for context (no IDS flag) is still found by its address."""
+    one = attribute("9", "ip-dst|port", "198.51.100.7|8080", False)
+    import_bytes(engine, {"Event": event(Attribute=[one])})
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(observables.c.kind, observables.c.value)
+            .join(stix_objects, stix_objects.c.pk == observables.c.object_pk)
+            .where(stix_objects.c.stix_id == f"ipv4-addr--{one['uuid']}")
+        ).all()
+    assert [tuple(row) for row in found] == [("ipv4", "198.51.100.7")]

@@ -210,11 +210,15 @@ def _port(value: str) -> int:
 def _ip_port(side: str) -> Mapper:
     def mapper(value: str) -> Mapped:
         address, _, port_text = value.rpartition("|")
-        ip_type(address)
+        sco_type = ip_type(address)
         port = _port(port_text)
+        # Without to_ids the attribute is an SCO: the address alone (a
+        # network-traffic SCO would need a second object to refer to), so
+        # that it is searchable, correlated and matched like any address; the
+        # port stays in x_misp_value. The pattern keeps both.
         return Mapped(
-            None,
-            None,
+            sco_type,
+            {"value": address.strip()},
             f"[network-traffic:{side}_ref.value = {quote(address.strip())} AND "
             f"network-traffic:{side}_port = {port}]",
         )
