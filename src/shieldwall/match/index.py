@@ -65,6 +65,9 @@ Found = tuple[int, str, str, Slots]
 #: A batch route: looks up every value of one kind and appends to the list.
 Batch = Callable[[Sequence[str], list[Found]], None]
 
+#: The prefix length of the IPv4 networks `MatchIndex._v4_narrow` flags.
+_NARROW = 16
+
 #: CIDR texts remembered (bounded: cleared when full).
 _CIDR_TEXTS = 65_536
 
@@ -141,6 +144,9 @@ class MatchIndex:
         self._nets: dict[int, dict[int, dict[int, Slots]]] = {4: {}, 6: {}}
         # The prefix lengths present, longest first (the order hits are reported in).
         self._prefixes: dict[int, list[int]] = {4: [], 6: []}
+        # Per IPv4 /16: does an indexed CIDR of /16 to /31 lie in it? Most
+        # addresses are in none, and skip those tables' probes for one byte read.
+        self._v4_narrow = bytearray(1 << 16)
         self._text: dict[str, dict[str, Slots]] = {kind: {} for kind in _TEXT_KINDS}
         self._hashes: dict[str, dict[bytes, Slots]] = {kind: {} for kind in _HASH_KINDS}
         self.pks = array("q")
@@ -204,6 +210,8 @@ class MatchIndex:
                 by_prefix[prefix] = {}
                 self._prefixes[version] = sorted(by_prefix, reverse=True)
             _put(by_prefix[prefix], network, slot)
+            if version == 4 and _NARROW <= prefix < 32:
+                self._v4_narrow[network >> (prefix - _NARROW)] = 1
         elif kind in _HASH_KINDS:
             _put(self._hashes[kind], bytes.fromhex(value), slot)
         elif kind in self._text:
@@ -274,7 +282,21 @@ class MatchIndex:
 
     def _ipv4_many(self, raws: Sequence[str], out: list[Found]) -> None:
         nets = self._nets[4]
-        tables = [(prefix, 32 - prefix, nets[prefix]) for prefix in self._prefixes[4]]
+        exact = nets[32].get if 32 in nets else None
+        # CIDRs of /16 to /31 are probed only for addresses in a /16 flagged as
+        # holding one (measured: the probe of a table of 830,000 /24s at 10 M
+        # indicators costs a cache miss or two; the flag is one byte of 64 KiB).
+        narrow = [
+            (prefix, 32 - prefix, nets[prefix].get)
+            for prefix in self._prefixes[4]
+            if _NARROW <= prefix < 32
+        ]
+        flagged = self._v4_narrow
+        wide = [
+            (prefix, 32 - prefix, nets[prefix].get)
+            for prefix in self._prefixes[4]
+            if prefix < _NARROW
+        ]
         pton, to_int, family = _inet_pton, int.from_bytes, _AF_INET
         for position, raw in enumerate(raws):
             try:
@@ -289,14 +311,21 @@ class MatchIndex:
                 elif "/" in text:
                     out.extend((position, *hit) for hit in self._ip(text))
                 continue
-            for prefix, shift, table in tables:
-                slots = table.get(number >> shift)
+            if exact is not None:
+                slots = exact(number)
                 if slots is not None:
-                    if shift:
+                    out.append((position, "ipv4", raw, slots))
+            if narrow and flagged[number >> 16]:
+                for prefix, shift, probe in narrow:
+                    slots = probe(number >> shift)
+                    if slots is not None:
                         text = self._cidr_text(4, prefix, number >> shift)
                         out.append((position, "cidr", text, slots))
-                    else:
-                        out.append((position, "ipv4", raw, slots))
+            for prefix, shift, probe in wide:
+                slots = probe(number >> shift)
+                if slots is not None:
+                    text = self._cidr_text(4, prefix, number >> shift)
+                    out.append((position, "cidr", text, slots))
 
     def _ipv6_many(self, raws: Sequence[str], out: list[Found]) -> None:
         nets = self._nets[6]
