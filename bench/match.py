@@ -3,8 +3,10 @@
     .venv/bin/python -m bench.match                      # 1,000,000 indicators
     .venv/bin/python -m bench.match --counts 1000000,10000000 --api-count 100000
 
-Measures, side by side with the targets of issue 6 (rates on wall time and,
-as a check, CPU time; a target passes only if both do):
+Measures, side by side with the targets of issue 6. The targets are for one
+core, and the machine is shared: rates are on this process's CPU time
+(`time.process_time`; everything here runs on one thread), each the median of
+three runs, with wall time shown beside them for information:
 
 1. index build and memory: mixed indicators (IPv4, IPv6, CIDRs, domains, URLs,
    MD5/SHA-1/SHA-256) indexed through `MatchIndex.add`; the memory is what
@@ -57,6 +59,8 @@ TARGET_LOOKUPS = 1_000_000
 TARGET_LINES = 300_000
 TARGET_BYTES = 200
 PEER_RATIO = 10_000
+#: Runs of each rate measured; the median is reported.
+RUNS = 3
 
 
 class Timer:
@@ -177,13 +181,16 @@ def _batch_lookups(
 
 
 def measure_lookups(index: MatchIndex, kept: list[Observable], seed: int) -> dict[str, Any]:
-    """Batch look-ups (best of three runs), misses alone, and one call per value."""
+    """Batch look-ups (the median of three runs), misses alone, and one call per value."""
     queries = _queries(kept, seed, 400_000)
     principal = Principal(1, "Org 1", Tier.SPONSORING, Role.SENSOR, frozenset({1}))
     view = View(index, principal, anonymous_public=False)
     grouped = _by_kind(queries)  # a caller's batch of typed values, one list per type
-    runs = [_batch_lookups(view, grouped) for _ in range(3)]
-    timer, hits, per_kind = max(runs, key=lambda run: run[0].rates(len(queries))[1])
+    runs = sorted(
+        (_batch_lookups(view, grouped) for _ in range(RUNS)),
+        key=lambda run: run[0].rates(len(queries))[1],
+    )
+    timer, hits, per_kind = runs[len(runs) // 2]
     wall, cpu = timer.rates(len(queries))
     misses = queries[1::2]
     missing, _, _ = _batch_lookups(view, _by_kind(misses))
@@ -314,8 +321,12 @@ def measure_scan(index: MatchIndex, kept: list[Observable], seed: int) -> dict[s
                 )
         return found
 
-    with Timer() as timer:
-        result = scan([io.BytesIO(log)], matcher, index_prefilter(index))
+    runs = []
+    for _ in range(RUNS):
+        with Timer() as timer:
+            result = scan([io.BytesIO(log)], matcher, index_prefilter(index))
+        runs.append(timer)
+    timer = sorted(runs, key=lambda run: run.cpu)[len(runs) // 2]
     wall, cpu = timer.rates(result.lines)
     return {
         "lines": result.lines,
@@ -414,16 +425,17 @@ def _emit_peer(emit: Callable[[str], None], peer: dict[str, Any], lookups: dict[
         return
     emit("vs stix2-matcher       shieldwall        stix2-matcher         ratio")
     equivalent = peer["lookups_per_s_equivalent"]
-    emit(f"  look-ups / s         {lookups['per_s']:>12,}  {equivalent:>15.3g}"
+    emit(f"  look-ups / CPU-s     {lookups['per_s_cpu']:>12,}  {equivalent:>15.3g}"
          f"  {peer['ratio']:>12,}x (target >= {PEER_RATIO:,}x) "
          f"{'PASS' if peer['ratio'] >= PEER_RATIO else 'MISS'}")  # fmt: skip
-    emit(f"  patterns / s         {peer['patterns_per_s']:>12.3g}  "
+    emit(f"  patterns / CPU-s     {peer['patterns_per_s']:>12.3g}  "
          f"{peer['pattern_evaluations_per_s']:>15,}  {peer['pattern_ratio']:>12,}x "
          "(indicators answered per second)")  # fmt: skip
 
 
-def _verdict(wall: float, cpu: float, target: float, *, at_most: bool = False) -> str:
-    ok = (wall <= target and cpu <= target) if at_most else (wall >= target and cpu >= target)
+def _verdict(cpu: float, target: float, *, at_most: bool = False) -> str:
+    """On CPU time: the targets are for one core, and other work shares this machine."""
+    ok = cpu <= target if at_most else cpu >= target
     return "PASS" if ok else "MISS"
 
 
@@ -438,17 +450,17 @@ def run(
     for count in counts:
         index, built, kept = build_index(count, seed, memory)
         lookups = measure_lookups(index, kept, seed)
-        peer = measure_peer(count, lookups["per_s"], seed)
+        peer = measure_peer(count, lookups["per_s_cpu"], seed)
         scanned = measure_scan(index, kept, seed)
         report["runs"].append({"index": built, "lookups": lookups, "peer": peer, "scan": scanned})
         emit(f"\n== {count:,} indicators ==")
         per = built["bytes_per_indicator"]
         emit(f"index build            {built['build_s']} s, {built['index_mib']} MiB")
         emit(f"memory / indicator     {per} B (target <= {TARGET_BYTES}) "
-             f"{_verdict(per, per, TARGET_BYTES, at_most=True)}")  # fmt: skip
+             f"{_verdict(per, TARGET_BYTES, at_most=True)}")  # fmt: skip
         emit(f"typed look-ups / s     {lookups['per_s']:,} wall, {lookups['per_s_cpu']:,} CPU "
              f"(target >= {TARGET_LOOKUPS:,}, half hits) "
-             f"{_verdict(lookups['per_s'], lookups['per_s_cpu'], TARGET_LOOKUPS)}")  # fmt: skip
+             f"{_verdict(lookups['per_s_cpu'], TARGET_LOOKUPS)}")  # fmt: skip
         emit("  per type (CPU)       " + ", ".join(
             f"{kind} {rate:,}" for kind, rate in lookups["per_kind_cpu"].items()))  # fmt: skip
         emit(f"  misses only          {lookups['misses_per_s']:,} wall, "
@@ -459,7 +471,7 @@ def run(
         _emit_peer(emit, peer, lookups)
         emit(f"scan lines / s         {scanned['per_s']:,} wall, {scanned['per_s_cpu']:,} CPU "
              f"(target >= {TARGET_LINES:,}) "
-             f"{_verdict(scanned['per_s'], scanned['per_s_cpu'], TARGET_LINES)}")  # fmt: skip
+             f"{_verdict(scanned['per_s_cpu'], TARGET_LINES)}")  # fmt: skip
         del index, kept
         gc.collect()
     if api_count:
