@@ -47,25 +47,32 @@ def _host_header(host: str) -> str:
     return f'content:"Host|3A 20|{rules.content(host)}|0D 0A|"; nocase; http_header;'
 
 
+#: Per variant: (sid key suffix, the rule up to the msg prefix, from the msg prefix
+#: to the value): the fixed text of the three domain rules, put together once.
+_DOMAIN_TEMPLATES = tuple(
+    (f"|{variant}", f'alert {header} (msg:"', f"{rules.message_text(f'domain ({variant})')} ")
+    for variant, header in (
+        ("dns", "udp $HOME_NET any -> any 53"),
+        ("tls", "tcp $HOME_NET any -> $EXTERNAL_NET 443"),
+        ("http", "tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS"),
+    )
+)
+
+
 def _domain_rules(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
     name = found.value
-    variants = (
-        ("dns", "udp $HOME_NET any -> any 53", f'content:"{dns_wire(name)}"; nocase;'),
-        (
-            "tls",
-            "tcp $HOME_NET any -> $EXTERNAL_NET 443",
-            f'{_TO_SERVER} ssl_state:client_hello; content:"{rules.content(name)}"; nocase;',
-        ),
-        (
-            "http",
-            "tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS",
-            f"{_TO_SERVER} {_host_header(name)}",
-        ),
+    text = rules.content(name)
+    bodies = (
+        f'content:"{dns_wire(name)}"; nocase;',
+        f'{_TO_SERVER} ssl_state:client_hello; content:"{text}"; nocase;',
+        f'{_TO_SERVER} content:"Host|3A 20|{text}|0D 0A|"; nocase; http_header;',
     )
+    prefix, shown, tail = found.prefix, found.shown, found.tail
+    key = f"{found.stix_id}|{kind}|{name}"
+    sid = sids.sid
     return [
-        f'alert {header} (msg:"{RuleContext.message(found, f"domain ({variant})")}"; {body} '
-        f"{_CLASSTYPE} sid:{sids.sid(_sid_key(found, kind, variant))}; {found.tail}"
-        for variant, header, body in variants
+        f'{start}{prefix}{what}{shown}"; {body} {_CLASSTYPE} sid:{sid(key + variant)}; {tail}'
+        for (variant, start, what), body in zip(_DOMAIN_TEMPLATES, bodies, strict=True)
     ]
 
 
