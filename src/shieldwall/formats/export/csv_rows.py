@@ -43,17 +43,51 @@ FIELDS = (
 )
 
 
+#: Commas in a row that needs no quoting: one between each two fields.
+_COMMAS = len(FIELDS) - 1
+#: Distinct added_at texts kept (one per ingest; bounded so memory stays flat).
+_ADDED_CACHE = 4096
+
+
 def write(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[bytes]:
-    """CSV from rows of `FIELDS`."""
+    """CSV from rows of `FIELDS`.
+
+    A row whose fields hold no comma, quote or line break is the fields joined
+    by commas, which is what the csv module writes for it; joining them
+    ourselves costs half as much (measured: csv.writer was a third of the
+    export). Any other row goes through csv.writer, which quotes it.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
     yield buffer.getvalue().encode()
+    # added_at is one timestamp per ingest: its text is computed once.
+    added_texts: dict[Any, str] = {}
     for chunk in chunks:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(map(_csv_row, chunk))
-        yield buffer.getvalue().encode()
+        lines: list[str] = []
+        for row in chunk:
+            value, kind, stix_id, stix_type, owner, tlp, confidence, created, modified, added_at = (
+                row
+            )
+            added = added_texts.get(added_at)
+            if added is None:
+                if len(added_texts) > _ADDED_CACHE:
+                    added_texts.clear()
+                added = added_texts[added_at] = added_at.isoformat() if added_at else ""
+            line = (
+                f"{value},{kind},{stix_id},{stix_type},{owner},{TLP_SLUG[tlp]},"
+                f"{'' if confidence is None else confidence},{created or ''},"
+                f"{modified or ''},{added}"
+            )
+            if line.count(",") != _COMMAS or '"' in line or "\n" in line or "\r" in line:
+                buffer.seek(0)
+                buffer.truncate()
+                writer.writerow(_csv_row(row))
+                line = buffer.getvalue()[:-1]
+            lines.append(line)
+        if lines:
+            lines.append("")
+            yield "\n".join(lines).encode()
 
 
 def _csv_row(row: Sequence[Any]) -> tuple[Any, ...]:
