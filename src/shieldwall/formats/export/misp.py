@@ -371,25 +371,21 @@ class _RestWriter:
             f'"comment":{orjson.dumps(stix_id).decode()},"timestamp":"{timestamp}",'
             f'"distribution":"{MISP_DISTRIBUTION[dist]}"'
         ).encode()
-        tail = self._tag(tlp, owner)
-        single = len(rows) == 1
+        # Everything after the value, once per object rather than per value.
+        tail = middle + self._tag(tlp, owner)
+        kinds, dumps = self._kinds, orjson.dumps
+        if len(rows) == 1:
+            kind, value = rows[0][7], rows[0][8]
+            # A lone value's attribute takes its object's UUID.
+            head = b'{"uuid":"' + stix_id.partition("--")[2].encode()
+            json = b"".join((head, kinds[kind], dumps(value), tail))
+            return [Attribute(json, KIND_TYPES[kind][0], value, timestamp)]
         found = []
         for row in rows:
             kind, value = row[7], row[8]
-            attribute_uuid = (
-                stix_uuid(stix_id)
-                if single
-                else str(uuid.uuid5(NAMESPACE, f"{stix_id}|{kind}|{value}"))
-            )
+            attribute_uuid = str(uuid.uuid5(NAMESPACE, f"{stix_id}|{kind}|{value}"))
             json = b"".join(
-                (
-                    b'{"uuid":"',
-                    attribute_uuid.encode(),
-                    self._kinds[kind],
-                    orjson.dumps(value),
-                    middle,
-                    tail,
-                )
+                (b'{"uuid":"', attribute_uuid.encode(), kinds[kind], dumps(value), tail)
             )
             found.append(Attribute(json, KIND_TYPES[kind][0], value, timestamp))
         return found
