@@ -266,7 +266,9 @@ class WarninglistIndex:
             substrings = self._substrings[kind]
         if substrings is not None and substrings.search(lowered):
             return True
-        return any(pattern.search(value) for pattern in self._patterns[kind])
+        patterns = self._patterns[kind]
+        # Only e-mail has regex lists: the others skip building a generator.
+        return bool(patterns) and any(pattern.search(value) for pattern in patterns)
 
     def _host_listed(self, kind: str, value: str, bit: int) -> bool:
         host = value
