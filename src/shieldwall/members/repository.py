@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, insert, select, update
 
 from shieldwall.members.tables import api_keys, organisations, users
 from shieldwall.sharing.tables import group_members
@@ -86,8 +87,11 @@ def key_with_org(conn: Connection, key_hash: str) -> RowMapping | None:
             organisations.c.id.label("org_id"),
             organisations.c.name.label("org_name"),
             organisations.c.tier,
+            # NULL both for a key of no user and for a key of an active user.
+            users.c.disabled_at.label("user_disabled_at"),
         )
         .join(organisations, organisations.c.id == api_keys.c.org_id)
+        .outerjoin(users, users.c.id == api_keys.c.user_id)
         .where(api_keys.c.key_hash == key_hash)
     )
     return conn.execute(query).mappings().first()
@@ -151,19 +155,34 @@ def user_by_name(conn: Connection, username: str) -> RowMapping | None:
     return conn.execute(select(users).where(users.c.username == username)).mappings().first()
 
 
+def _user_select() -> Select[Any]:
+    query: Select[Any] = select(
+        users.c.id,
+        users.c.username,
+        users.c.display_name,
+        users.c.role,
+        users.c.created_at,
+        users.c.disabled_at,
+        organisations.c.name.label("org"),
+    ).join(organisations, organisations.c.id == users.c.org_id)
+    return query
+
+
+def user_with_org(conn: Connection, username: str) -> RowMapping | None:
+    query = _user_select().where(users.c.username == username)
+    return conn.execute(query).mappings().first()
+
+
 def list_users(conn: Connection, org_id: int | None) -> list[RowMapping]:
-    query = (
-        select(
-            users.c.id,
-            users.c.username,
-            users.c.display_name,
-            users.c.role,
-            users.c.created_at,
-            organisations.c.name.label("org"),
-        )
-        .join(organisations, organisations.c.id == users.c.org_id)
-        .order_by(users.c.username)
-    )
+    query = _user_select().order_by(users.c.username)
     if org_id is not None:
         query = query.where(users.c.org_id == org_id)
     return list(conn.execute(query).mappings())
+
+
+def set_user_role(conn: Connection, user_id: int, role: str) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+
+
+def set_user_disabled_at(conn: Connection, user_id: int, when: datetime | None) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=when))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 
 from shieldwall.deps import CurrentPrincipal, ReadConn, WriteConn
 from shieldwall.members import service
-from shieldwall.members.schemas import KeyCreate, OrgCreate, UserCreate
+from shieldwall.members.schemas import KeyCreate, OrgCreate, UserCreate, UserUpdate
 from shieldwall.sharing.policy import Action, require
 
 router = APIRouter(prefix="/api/v1", tags=["members"])
@@ -65,3 +65,10 @@ def create_user(body: UserCreate, principal: CurrentPrincipal, conn: WriteConn) 
 @router.get("/users", summary="Users the caller may manage")
 def list_users(principal: CurrentPrincipal, conn: ReadConn) -> list[dict[str, Any]]:
     return service.list_users(conn, principal)
+
+
+@router.patch("/users/{username}", summary="Change a user's role, or disable or enable the user")
+def update_user(
+    username: str, body: UserUpdate, principal: CurrentPrincipal, conn: WriteConn
+) -> dict[str, Any]:
+    return service.update_user(conn, username, role=body.role, disabled=body.disabled, by=principal)

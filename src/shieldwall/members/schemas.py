@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shieldwall.members.model import Role, Tier
 
@@ -27,3 +29,17 @@ class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=200)
     role: Role
     display_name: str | None = Field(default=None, max_length=200)
+
+
+class UserUpdate(BaseModel):
+    """Either or both of a new role and a disabled flag; an empty change is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    disabled: bool | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if self.role is None and self.disabled is None:
+            raise ValueError("give a role, disabled, or both")
+        return self

@@ -15,6 +15,7 @@ from shieldwall.errors import BadInput, Conflict, Forbidden, NotFound, Unauthori
 from shieldwall.members import repository
 from shieldwall.members.model import Role, Tier
 from shieldwall.sharing.policy import Action, Principal, may, require
+from shieldwall.web import repository as web_repository
 
 KEY_PREFIX = "sw_"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._&()'-]{0,199}")
@@ -120,7 +121,8 @@ def create_key(conn: Connection, org_name: str, role: Role, label: str | None = 
 
 def authenticate(conn: Connection, secret: str) -> Principal:
     row = repository.key_with_org(conn, hash_key(secret))
-    if row is None or row["revoked_at"] is not None:
+    # A key of a disabled user is refused exactly like an unknown one.
+    if row is None or row["revoked_at"] is not None or row["user_disabled_at"] is not None:
         raise Unauthorized("the API key is not valid")
     tier = Tier(row["tier"])
     if tier is Tier.WITHDRAWN:
@@ -175,6 +177,18 @@ def revoke_key(conn: Connection, principal: Principal, key_id: int) -> None:
     repository.revoke_key(conn, key_id, utcnow())
 
 
+def user_view(row: Any) -> dict[str, Any]:
+    return {
+        "username": row["username"],
+        "org": row["org"],
+        "role": row["role"],
+        "display_name": row["display_name"],
+        "created_at": row["created_at"].isoformat(),
+        "disabled": row["disabled_at"] is not None,
+        "disabled_at": row["disabled_at"].isoformat() if row["disabled_at"] else None,
+    }
+
+
 def create_user(
     conn: Connection, org_name: str, username: str, role: Role, display_name: str | None
 ) -> dict[str, Any]:
@@ -190,20 +204,55 @@ def create_user(
         role=role.value,
         created_at=utcnow(),
     )
-    return {"username": clean, "org": org["name"], "role": role.value, "display_name": display_name}
+    return user_view(repository.user_with_org(conn, clean))
 
 
-def list_users(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
-    org_filter = None if may(principal, Action.ADMINISTER_NODE) else principal.org_id
-    if org_filter is not None:
+def list_users(conn: Connection, principal: Principal | None) -> list[dict[str, Any]]:
+    """Host administrators (and the CLI, principal None) see every user; org-admins their own."""
+    org_filter = None
+    if principal is not None and not may(principal, Action.ADMINISTER_NODE):
         require(principal, Action.MANAGE_OWN_ORG)
-    return [
-        {
-            "username": row["username"],
-            "org": row["org"],
-            "role": row["role"],
-            "display_name": row["display_name"],
-            "created_at": row["created_at"].isoformat(),
-        }
-        for row in repository.list_users(conn, org_filter)
-    ]
+        org_filter = principal.org_id
+    return [user_view(row) for row in repository.list_users(conn, org_filter)]
+
+
+def managed_user(conn: Connection, username: str, by: Principal | None) -> Any:
+    """The user named, as `by` may manage it (None: the node's operator, from the CLI).
+
+    A user of an organisation `by` does not manage is, to it, no user at all:
+    the same 404 as a missing one, so that names cannot be probed.
+    """
+    row = repository.user_with_org(conn, username.strip())
+    if row is not None and by is not None:
+        try:
+            require_manage(by, row["org"])
+        except Forbidden:
+            row = None
+    if row is None:
+        raise NotFound(f"user {username!r} does not exist", where="username")
+    return row
+
+
+def update_user(
+    conn: Connection,
+    username: str,
+    *,
+    role: Role | None = None,
+    disabled: bool | None = None,
+    by: Principal | None = None,
+) -> dict[str, Any]:
+    """Changes a user's role and/or disables or enables the user.
+
+    Either change ends the user's web sessions: a session must not outlive a
+    disabling, and one opened under the old role must not carry it on.
+    """
+    row = managed_user(conn, username, by)
+    if role is not None and role.value != row["role"]:
+        repository.set_user_role(conn, row["id"], role.value)
+        web_repository.delete_sessions_of(conn, row["id"])
+    if disabled is True and row["disabled_at"] is None:
+        repository.set_user_disabled_at(conn, row["id"], utcnow())
+        web_repository.delete_sessions_of(conn, row["id"])
+    elif disabled is False and row["disabled_at"] is not None:
+        repository.set_user_disabled_at(conn, row["id"], None)
+    return user_view(repository.user_with_org(conn, row["username"]))

@@ -26,6 +26,9 @@ users = Table(
     Column("display_name", String(200), nullable=True),
     Column("role", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set while the user is disabled (migration 0009): no web login, and the
+    # API keys tied to the user stop authenticating. NULL for an active user.
+    Column("disabled_at", UTCDateTime, nullable=True),
 )
 
 api_keys = Table(

@@ -36,6 +36,7 @@ def user_login_row(conn: Connection, username: str) -> RowMapping | None:
             users.c.id,
             users.c.username,
             users.c.password_hash,
+            users.c.disabled_at,
             organisations.c.name.label("org"),
             organisations.c.tier,
         )
@@ -85,7 +86,13 @@ def session_with_user(conn: Connection, token_hash: str, now: datetime) -> RowMa
         )
         .join(users, users.c.id == web_sessions.c.user_id)
         .join(organisations, organisations.c.id == users.c.org_id)
-        .where(web_sessions.c.token_hash == token_hash, web_sessions.c.expires_at > now)
+        .where(
+            web_sessions.c.token_hash == token_hash,
+            web_sessions.c.expires_at > now,
+            # Disabling ends the sessions; this keeps a disabled user out even
+            # if a session row outlived that (written by an older node).
+            users.c.disabled_at.is_(None),
+        )
     )
     return conn.execute(query).mappings().first()
 

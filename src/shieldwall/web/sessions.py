@@ -87,7 +87,9 @@ def login(
     """Checks the password and opens a session; raises Unauthorized with one message."""
     row = repository.user_login_row(conn, username.strip())
     stored = row["password_hash"] if row is not None else None
-    if not passwords.verify(stored, password) or row is None:
+    # The password is checked even for a disabled user, so that neither the
+    # answer nor its timing tells a disabled account from a wrong password.
+    if not passwords.verify(stored, password) or row is None or row["disabled_at"] is not None:
         raise Unauthorized(BAD_LOGIN)
     if Tier(row["tier"]) is Tier.WITHDRAWN:
         raise Unauthorized("this user's organisation has withdrawn from the coalition")
