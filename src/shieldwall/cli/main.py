@@ -358,6 +358,36 @@ def group_add(
         output.note(f"created group {group['name']}: {', '.join(group['members'])}")
 
 
+@group_app.command("add-member")
+def group_add_member(
+    name: str,
+    org: Annotated[str, typer.Option(help="The organisation to add.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Add an organisation to a sharing group."""
+    with write_transaction(_initialised_engine()) as conn:
+        group = sharing.add_member(conn, name, org)
+    if as_json:
+        output.emit_json(group)
+    else:
+        output.note(f"group {group['name']}: {', '.join(group['members'])}")
+
+
+@group_app.command("remove-member")
+def group_remove_member(
+    name: str,
+    org: Annotated[str, typer.Option(help="The organisation to remove.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Remove an organisation from a sharing group; the group's intel stops reaching it."""
+    with write_transaction(_initialised_engine()) as conn:
+        group = sharing.remove_member(conn, name, org)
+    if as_json:
+        output.emit_json(group)
+    else:
+        output.note(f"group {group['name']}: {', '.join(group['members']) or '(no members)'}")
+
+
 @group_app.command("list")
 def group_list(as_json: JsonOption = False) -> None:
     """List sharing groups and their members."""
@@ -388,18 +418,43 @@ def user_add(
 
 @user_app.command("list")
 def user_list(as_json: JsonOption = False) -> None:
-    """List users."""
-    from shieldwall.members import repository
-
+    """List users (disabled ones too, marked)."""
     with read_transaction(_initialised_engine()) as conn:
-        users = [
-            {**row, "created_at": row["created_at"].isoformat()}
-            for row in repository.list_users(conn, None)
-        ]
+        users = members.list_users(conn, None)
     if as_json:
         output.emit_json(users)
     else:
-        output.emit_table(users, ["username", "org", "role", "display_name"], "users")
+        output.emit_table(users, ["username", "org", "role", "display_name", "disabled"], "users")
+
+
+@user_app.command("set-role")
+def user_set_role(
+    username: str,
+    role: Annotated[str, typer.Option(help="org-admin, analyst, reader, sensor or sync.")],
+) -> None:
+    """Change a user's role; ends the user's open web sessions."""
+    from shieldwall.members.model import parse_enum
+
+    parsed = parse_enum(Role, role, "--role")
+    with write_transaction(_initialised_engine()) as conn:
+        user = members.update_user(conn, username, role=parsed)
+    output.note(f"user {user['username']} of {user['org']} is now {user['role']}")
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable a user: no web login, open sessions ended, the user's API keys refused."""
+    with write_transaction(_initialised_engine()) as conn:
+        user = members.update_user(conn, username, disabled=True)
+    output.note(f"user {user['username']} of {user['org']} is disabled")
+
+
+@user_app.command("enable")
+def user_enable(username: str) -> None:
+    """Enable a disabled user again."""
+    with write_transaction(_initialised_engine()) as conn:
+        user = members.update_user(conn, username, disabled=False)
+    output.note(f"user {user['username']} of {user['org']} is enabled")
 
 
 # --------------------------------------------------------------------------- entry

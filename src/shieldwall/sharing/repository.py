@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, delete, insert, select
 
 from shieldwall.members.tables import organisations
 from shieldwall.sharing.tables import group_members, sharing_groups
@@ -26,6 +26,14 @@ def insert_group(conn: Connection, name: str, description: str | None, created_a
 
 def add_member(conn: Connection, group_id: int, org_id: int, added_at: datetime) -> None:
     conn.execute(insert(group_members).values(group_id=group_id, org_id=org_id, added_at=added_at))
+
+
+def remove_member(conn: Connection, group_id: int, org_id: int) -> None:
+    conn.execute(
+        delete(group_members).where(
+            group_members.c.group_id == group_id, group_members.c.org_id == org_id
+        )
+    )
 
 
 def is_member(conn: Connection, group_id: int, org_id: int) -> bool:

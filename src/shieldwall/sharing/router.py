@@ -43,3 +43,13 @@ def add_member(
 ) -> dict[str, Any]:
     require(principal, Action.ADMINISTER_NODE)
     return service.add_member(conn, name, body.org)
+
+
+@router.delete(
+    "/groups/{name}/members/{org}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove an organisation from a sharing group",
+)
+def remove_member(name: str, org: str, principal: CurrentPrincipal, conn: WriteConn) -> None:
+    require(principal, Action.ADMINISTER_NODE)
+    service.remove_member(conn, name, org)

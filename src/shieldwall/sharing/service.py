@@ -51,6 +51,23 @@ def add_member(conn: Connection, group_name: str, org_name: str) -> dict[str, An
     return _view(conn, group)
 
 
+def remove_member(conn: Connection, group_name: str, org_name: str) -> dict[str, Any]:
+    """Takes an organisation out of a group.
+
+    Nothing else needs updating: every principal reads its group ids from
+    `group_members` when it is built (per request, per session page), so the
+    group's intel stops reaching the organisation with the next request.
+    """
+    group = repository.group_by_name(conn, group_name)
+    if group is None:
+        raise NotFound(f"sharing group {group_name!r} does not exist", where="group")
+    org = members.org_named(conn, org_name)
+    if not repository.is_member(conn, group["id"], org["id"]):
+        raise NotFound(f"{org_name!r} is not a member of {group_name!r}", where="org")
+    repository.remove_member(conn, group["id"], org["id"])
+    return _view(conn, group)
+
+
 def list_groups(conn: Connection, principal: Principal | None) -> list[dict[str, Any]]:
     """Host administrators (and the CLI, principal None) see every group; others their own."""
     everything = principal is None or may(principal, Action.ADMINISTER_NODE)
