@@ -367,10 +367,7 @@ def group_add_member(
     """Add an organisation to a sharing group."""
     with write_transaction(_initialised_engine()) as conn:
         group = sharing.add_member(conn, name, org)
-    if as_json:
-        output.emit_json(group)
-    else:
-        output.note(f"group {group['name']}: {', '.join(group['members'])}")
+    _show_group(group, as_json)  # only once committed
 
 
 @group_app.command("remove-member")
@@ -382,6 +379,11 @@ def group_remove_member(
     """Remove an organisation from a sharing group; the group's intel stops reaching it."""
     with write_transaction(_initialised_engine()) as conn:
         group = sharing.remove_member(conn, name, org)
+    _show_group(group, as_json)  # only once committed
+
+
+def _show_group(group: dict[str, Any], as_json: bool) -> None:
+    """A group's members after a change: JSON on stdout, or one line on stderr."""
     if as_json:
         output.emit_json(group)
     else:
