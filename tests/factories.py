@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
+from shieldwall.db.base import utcnow
 from shieldwall.db.engine import write_transaction
 from shieldwall.members import bootstrap
+from shieldwall.members import repository as member_repository
 from shieldwall.members import service as members
 from shieldwall.members.model import Role, Tier
 from shieldwall.sharing import service as sharing
@@ -86,3 +89,26 @@ def indicator(
 
 def bundle(*objects: dict[str, Any]) -> dict[str, Any]:
     return {"type": "bundle", "id": stix_id("bundle"), "objects": list(objects)}
+
+
+def user_key(engine: Engine, username: str, role: str | None = None) -> str:
+    """A new API key tied to a user (api_keys.user_id), written straight into the store.
+
+    Nothing in shieldwall creates user-tied keys yet; the tests of disabling
+    users need one. The role defaults to the user's own.
+    """
+    secret = members.KEY_PREFIX + secrets.token_urlsafe(32)
+    with write_transaction(engine) as conn:
+        user = member_repository.user_by_name(conn, username)
+        assert user is not None, username
+        member_repository.insert_key(
+            conn,
+            org_id=user["org_id"],
+            user_id=user["id"],
+            role=role or user["role"],
+            key_hash=members.hash_key(secret),
+            prefix=secret[:10],
+            label=f"key of {username}",
+            created_at=utcnow(),
+        )
+    return secret

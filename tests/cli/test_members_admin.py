@@ -6,14 +6,11 @@ for bad input or a name that does not exist, on both backends.
 
 from __future__ import annotations
 
-import secrets
-
-from shieldwall.db.base import utcnow
-from shieldwall.db.engine import make_engine, read_transaction, write_transaction
+from shieldwall.db.engine import make_engine, read_transaction
 from shieldwall.errors import Unauthorized
-from shieldwall.members import repository
 from shieldwall.members import service as members
 from tests.cli.runner import Shieldwall, assert_one_line_error, init_in_process
+from tests.factories import user_key
 
 
 def _users(cli: Shieldwall) -> dict[str, tuple[str, bool]]:
@@ -24,25 +21,11 @@ def _users(cli: Shieldwall) -> dict[str, tuple[str, bool]]:
 
 def _key_of(cli: Shieldwall, username: str) -> str:
     """A new API key tied to the user, written straight into the CLI's store."""
-    secret = members.KEY_PREFIX + secrets.token_urlsafe(32)
     engine = make_engine(cli.database_url)
     try:
-        with write_transaction(engine) as conn:
-            user = repository.user_by_name(conn, username)
-            assert user is not None
-            repository.insert_key(
-                conn,
-                org_id=user["org_id"],
-                user_id=user["id"],
-                role=user["role"],
-                key_hash=members.hash_key(secret),
-                prefix=secret[:10],
-                label=None,
-                created_at=utcnow(),
-            )
+        return user_key(engine, username)
     finally:
         engine.dispose()
-    return secret
 
 
 def _key_works(cli: Shieldwall, secret: str) -> bool:

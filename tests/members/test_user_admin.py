@@ -9,7 +9,6 @@ ends the web sessions too.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import httpx
@@ -17,13 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from shieldwall.db.base import utcnow
-from shieldwall.db.engine import write_transaction
-from shieldwall.members import repository
-from shieldwall.members import service as members
 from shieldwall.members.model import Role
 from shieldwall.web.sessions import BAD_LOGIN
-from tests.factories import Coalition
+from tests.factories import Coalition, user_key
 from tests.web.helpers import PASSWORD, add_user, log_in
 
 #: The default SHIELDWALL_WEB_LOGIN_MAX_FAILURES.
@@ -41,21 +36,7 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 
 def _user_key(engine: Engine, username: str, role: Role = Role.ANALYST) -> dict[str, str]:
     """An API key tied to the user (api_keys.user_id), as a bearer header."""
-    secret = members.KEY_PREFIX + secrets.token_urlsafe(32)
-    with write_transaction(engine) as conn:
-        user = repository.user_by_name(conn, username)
-        assert user is not None
-        repository.insert_key(
-            conn,
-            org_id=user["org_id"],
-            user_id=user["id"],
-            role=role.value,
-            key_hash=members.hash_key(secret),
-            prefix=secret[:10],
-            label=f"key of {username}",
-            created_at=utcnow(),
-        )
-    return {"Authorization": f"Bearer {secret}"}
+    return {"Authorization": f"Bearer {user_key(engine, username, role.value)}"}
 
 
 def _listed(client: TestClient, username: str, auth: dict[str, str]) -> dict[str, Any]:
