@@ -20,6 +20,12 @@ Built for speed and size, not for generality:
 A value held by one indicator maps to the bare slot number, a shared value to
 a list of slots. Removing an indicator (a new version, a revocation) marks its
 slot dead; its keys stay until the next rebuild and are filtered on look-up.
+
+The batch look-ups run in C (`_lookup.c`, built by `pip install`) when it is
+built: the Python loops below cost ~1 us a value in interpreter overhead
+alone. The C functions walk the same dictionaries and hand any value they do
+not handle (non-ASCII, white space, CIDR text, ...) to the Python loop, which
+stays the reference: tests run both over the same tables.
 """
 
 from __future__ import annotations
@@ -35,6 +41,14 @@ from typing import Any, NamedTuple
 from shieldwall.intel.observables import MAX_VALUE_LENGTH, Observable, detect, normalise
 from shieldwall.sharing.policy import Marking, Principal, can_read
 from shieldwall.sharing.tlp import TLP, DistKind
+
+try:
+    from shieldwall.match import _lookup as _compiled
+except ImportError:  # installed without a C compiler: the Python loops only
+    _compiled = None  # type: ignore[assignment]
+
+#: Whether the compiled batch look-ups are available in this installation.
+COMPILED = _compiled is not None
 
 Slots = int | list[int]
 
@@ -64,6 +78,24 @@ _hit = partial(tuple.__new__, Hit)
 Found = tuple[int, str, str, Slots]
 #: A batch route: looks up every value of one kind and appends to the list.
 Batch = Callable[[Sequence[str], list[Found]], None]
+#: One value through a Python batch route, its hits appended at `position`.
+Slow = Callable[[int, str, list[Any]], None]
+
+
+def _one_value(batch: Batch) -> Slow:
+    """The Python route for the one value a compiled loop hands back."""
+
+    def slow(position: int, raw: str, out: list[Any]) -> None:
+        found: list[Found] = []
+        batch((raw,), found)
+        out.extend((position, *hit[1:]) for hit in found)
+
+    return slow
+
+
+def _as_list(raws: Sequence[str]) -> list[str]:
+    return raws if type(raws) is list else list(raws)
+
 
 #: The prefix length of the IPv4 networks `MatchIndex._v4_narrow` flags.
 _NARROW = 16
@@ -139,7 +171,8 @@ def _parse_ip(value: str) -> tuple[int, int, int] | None:
 class MatchIndex:
     """Observable values of live indicators, and the marking of each indicator."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, compiled: bool = True) -> None:
+        """`compiled=False` keeps to the Python loops (the reference the tests compare with)."""
         # version -> prefix length -> network integer -> slots
         self._nets: dict[int, dict[int, dict[int, Slots]]] = {4: {}, 6: {}}
         # The prefix lengths present, longest first (the order hits are reported in).
@@ -170,6 +203,54 @@ class MatchIndex:
         }
         # Normalised values need no more work, and URLs none at all.
         self._normalised_batches = {**self._batches, "url": self._exact_many("url", _same)}
+        if compiled and COMPILED:
+            self._use_compiled()
+
+    def _use_compiled(self) -> None:
+        """Routes each kind to its C loop, with the Python route for the values it hands back."""
+        python = self._batches
+        slow = {kind: _one_value(batch) for kind, batch in python.items()}
+        text, hashes = self._text, self._hashes
+        self._batches = {
+            **python,
+            "ipv4": partial(self._compiled_ipv4, slow=slow["ipv4"]),
+            "ipv6": partial(self._compiled_ipv6, slow=slow["ipv6"]),
+            "domain": partial(self._compiled_domain, slow=slow["domain"]),
+            "url": _compiled_route(
+                _compiled.url_many, text["url"], "url", MAX_VALUE_LENGTH, slow["url"]
+            ),
+            "email": _compiled_route(_compiled.email_many, text["email"], "email", slow["email"]),
+            "filename": _compiled_route(_compiled.exact_many, text["filename"], "filename"),
+            **{
+                kind: _compiled_route(_compiled.hash_many, hashes[kind], kind, slow[kind])
+                for kind in _HASH_KINDS
+            },
+        }
+        self._normalised_batches = {
+            **self._batches,
+            "url": _compiled_route(_compiled.exact_many, text["url"], "url"),
+        }
+
+    def _compiled_ipv4(self, raws: Sequence[str], out: list[Found], *, slow: Slow) -> None:
+        nets, prefixes = self._nets[4], self._prefixes[4]
+        _compiled.ipv4_many(
+            _as_list(raws),
+            out,
+            nets.get(32),
+            self._v4_narrow,
+            [(prefix, 32 - prefix, nets[prefix]) for prefix in prefixes if _NARROW <= prefix < 32],
+            [(prefix, 32 - prefix, nets[prefix]) for prefix in prefixes if prefix < _NARROW],
+            slow,
+        )
+
+    def _compiled_ipv6(self, raws: Sequence[str], out: list[Found], *, slow: Slow) -> None:
+        nets = self._nets[6]
+        tables = [(prefix, 128 - prefix, nets[prefix]) for prefix in self._prefixes[6]]
+        _compiled.ipv6_many(_as_list(raws), out, tables, slow)
+
+    def _compiled_domain(self, raws: Sequence[str], out: list[Found], *, slow: Slow) -> None:
+        table = self._text["domain"]
+        _compiled.domain_many(_as_list(raws), out, table, self._fewest_dots, slow)
 
     # ------------------------------------------------------------------ building
 
@@ -301,7 +382,7 @@ class MatchIndex:
         for position, raw in enumerate(raws):
             try:
                 number = to_int(pton(family, raw), "big")
-            except OSError:
+            except (OSError, ValueError):  # ValueError: a NUL in the text
                 # White space around it, a CIDR, or not an address at all.
                 text = raw.strip()
                 if text and text != raw:
@@ -334,7 +415,7 @@ class MatchIndex:
         for position, raw in enumerate(raws):
             try:
                 number = to_int(pton(family, raw), "big")
-            except OSError:  # white space around it, a CIDR, an IPv4 address, or nothing
+            except (OSError, ValueError):  # white space, a CIDR, IPv4, a NUL, or nothing
                 out.extend((position, *hit) for hit in self._ip(raw.strip()))
                 continue
             for prefix, shift, table in tables:
@@ -426,6 +507,15 @@ class MatchIndex:
                 else:
                     hits.append(_hit((f"ipv{version}", _ip_text(version, prefix, key), slots)))
         return hits or _NO_HITS
+
+
+def _compiled_route(function: Callable[..., None], *tail: Any) -> Batch:
+    """A batch route calling `function(raws, out, *tail)` (the tables are fixed dicts)."""
+
+    def route(raws: Sequence[str], out: list[Found]) -> None:
+        function(_as_list(raws), out, *tail)
+
+    return route
 
 
 class View:

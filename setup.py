@@ -1,0 +1,19 @@
+"""The one compiled part of shieldwall: the match index's batch look-ups (see _lookup.c).
+
+Optional: without a C compiler the package installs and matching uses the
+pure-Python path of the same look-ups (slower; `tests/match` checks that CI
+has the compiled one).
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "shieldwall.match._lookup",
+            sources=["src/shieldwall/match/_lookup.c"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        )
+    ]
+)

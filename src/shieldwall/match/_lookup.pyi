@@ -1,0 +1,36 @@
+"""Types of the compiled batch look-ups (`_lookup.c`); see `index.MatchIndex`."""
+
+from collections.abc import Callable
+from typing import Any
+
+Slow = Callable[[int, str, list[Any]], None]
+Tables = list[tuple[int, int, dict[Any, Any]]]
+
+def ipv4_many(
+    raws: list[str],
+    out: list[Any],
+    exact: dict[int, Any] | None,
+    flagged: bytearray,
+    narrow: Tables,
+    wide: Tables,
+    slow: Slow,
+) -> None: ...
+def ipv6_many(raws: list[str], out: list[Any], tables: Tables, slow: Slow) -> None: ...
+def domain_many(
+    raws: list[str], out: list[Any], table: dict[str, Any], fewest_dots: int, slow: Slow
+) -> None: ...
+def hash_many(
+    raws: list[str], out: list[Any], table: dict[bytes, Any], kind: str, slow: Slow
+) -> None: ...
+def exact_many(raws: list[str], out: list[Any], table: dict[str, Any], kind: str) -> None: ...
+def email_many(
+    raws: list[str], out: list[Any], table: dict[str, Any], kind: str, slow: Slow
+) -> None: ...
+def url_many(
+    raws: list[str],
+    out: list[Any],
+    table: dict[str, Any],
+    kind: str,
+    max_length: int,
+    slow: Slow,
+) -> None: ...

@@ -1,0 +1,209 @@
+"""The compiled batch look-ups (`match/_lookup.c`) answer exactly what the Python loops answer.
+
+Two indexes hold the same indicators, one routed to C and one kept to the
+Python loops; every kind is looked up in both, raw and normalised, with
+values built to reach the edges of the C fast paths: case, surrounding
+white space, trailing dots, non-ASCII text, NUL and control characters,
+odd-length and spaced hex, URLs with user info, brackets, empty queries and
+fragments, over-long values, CIDR text where an address is expected.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shieldwall.match import index as index_module
+from shieldwall.match.index import COMPILED, MatchIndex
+from shieldwall.sharing.policy import Marking
+from shieldwall.sharing.tlp import TLP, DistKind
+
+pytestmark = pytest.mark.skipif(
+    not COMPILED and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
+    reason="SKIPPING: shieldwall.match._lookup is not built (no C compiler at install time)",
+)
+
+MARKINGS = [Marking(owner, TLP.AMBER, DistKind.ORG) for owner in (1, 2, 3)]
+
+_IPV4 = ["10.0.0.1", "10.0.0.2", "192.168.1.77", "203.0.113.9", "0.0.0.0", "255.255.255.255"]
+_IPV4_CIDRS = ["10.0.0.0/8", "10.0.0.0/24", "192.168.0.0/16", "192.168.1.64/26", "0.0.0.0/0"]
+_IPV6 = ["2001:db8::1", "2001:db8::ff", "::1", "fe80::1"]
+_IPV6_CIDRS = ["2001:db8::/32", "2001:db8::/64", "::/0", "fe80::/10"]
+_DOMAINS = ["example.com", "evil.example.com", "a.b.c.test", "xn--bcher-kva.example", "co.uk"]
+_URLS = [
+    "http://evil.example.com/",
+    "https://evil.example.com/path?q=1",
+    "http://10.0.0.1/x",
+    "ftp://files.example.org/a/b",
+]
+_HASHES = {
+    "md5": "d41d8cd98f00b204e9800998ecf8427e",
+    "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+}
+_EMAILS = ["bad@example.com", "x.y@evil.example.com"]
+_FILENAMES = ["evil.exe", "Invoice.PDF.exe"]
+
+HELD = (
+    [("ipv4", value) for value in _IPV4]
+    + [("cidr", value) for value in _IPV4_CIDRS + _IPV6_CIDRS]
+    + [("ipv6", value) for value in _IPV6]
+    + [("domain", value) for value in _DOMAINS]
+    + [("url", value) for value in _URLS]
+    + list(_HASHES.items())
+    + [("email", value) for value in _EMAILS]
+    + [("filename", value) for value in _FILENAMES]
+)
+
+_SEEDS = (
+    _IPV4
+    + _IPV4_CIDRS
+    + _IPV6
+    + _IPV6_CIDRS
+    + _DOMAINS
+    + _URLS
+    + list(_HASHES.values())
+    + _EMAILS
+    + _FILENAMES
+    + [
+        "Evil.Example.COM.",
+        "b\u00fccher.example",
+        "sub.EXAMPLE.com",
+        "HTTP://Evil.Example.com",
+        "http://evil.example.com?",
+        "http://evil.example.com/#frag",
+        "http://user@evil.example.com/",
+        "http://[2001:db8::1]/",
+        "http://evil.example.com/a b",
+        "http://evil.example.com/\u00e9",
+        "http://evil.example.com/" + "a" * 2100,
+        "://nohost",
+        "http:///path",
+        "D41D8CD98F00B204E9800998ECF8427E",
+        "d41d 8cd98f00b204e9800998ecf8427e",
+        "d41d8cd98f00b204e9800998ecf8427",
+        "zz1d8cd98f00b204e9800998ecf8427e",
+        "BAD@Example.com",
+        "2001:DB8::1",
+        "::ffff:10.0.0.1",
+        "010.0.0.1",
+        "10.0.0.1/32",
+        "10.0.0.0/24",
+        "1.2.3.4\x00",
+        "",
+        ".",
+        "...",
+        "a..b.example.com",
+    ]
+)
+
+_EDGES = st.sampled_from(["", " ", "\t", "\n", "\x1c", "\u00a0", ".", "..", "/", "\x00", "#", "?"])
+
+values = st.one_of(
+    st.sampled_from(_SEEDS),
+    st.builds(
+        lambda before, seed, after: before + seed + after, _EDGES, st.sampled_from(_SEEDS), _EDGES
+    ),
+    st.builds(lambda seed: seed.upper(), st.sampled_from(_SEEDS)),
+    st.builds(
+        lambda label, seed: f"{label}.{seed}",
+        st.from_regex(r"[A-Za-z0-9-]{1,8}", fullmatch=True),
+        st.sampled_from(_DOMAINS),
+    ),
+    st.text(max_size=24),
+)
+
+KINDS = (
+    "ipv4",
+    "ipv6",
+    "cidr",
+    "domain",
+    "url",
+    "email",
+    "filename",
+    "md5",
+    "sha1",
+    "sha256",
+    "sha512",
+)
+
+
+def _indexes() -> tuple[MatchIndex, MatchIndex]:
+    compiled, python = MatchIndex(), MatchIndex(compiled=False)
+    for pk, found in enumerate(HELD, start=1):
+        for index in (compiled, python):
+            index.add(pk, MARKINGS[pk % len(MARKINGS)], [found])
+    return compiled, python
+
+
+COMPILED_INDEX, PYTHON_INDEX = _indexes()
+
+
+def test_ci_builds_the_compiled_look_ups() -> None:
+    # The package builds `_lookup` optionally; CI must not lose it silently.
+    assert COMPILED, "shieldwall.match._lookup did not build"
+    assert index_module._compiled is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(values, max_size=12), st.sampled_from(KINDS), st.booleans())
+def test_compiled_and_python_look_ups_agree(raws: list[str], kind: str, normalised: bool) -> None:
+    expected = PYTHON_INDEX.lookup_many(kind, raws, normalised=normalised)
+    assert COMPILED_INDEX.lookup_many(kind, raws, normalised=normalised) == expected
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_seed_agrees_in_one_batch(kind: str) -> None:
+    raws = [*_SEEDS, *(seed.upper() for seed in _SEEDS), *(f" {seed} " for seed in _SEEDS)]
+    for normalised in (False, True):
+        expected = PYTHON_INDEX.lookup_many(kind, raws, normalised=normalised)
+        assert COMPILED_INDEX.lookup_many(kind, raws, normalised=normalised) == expected
+
+
+def test_the_compiled_path_finds_what_it_should() -> None:
+    # Not only agreement: the fast paths hit (a broken C loop handing every value
+    # to Python would agree too, so the hits are counted here).
+    found = COMPILED_INDEX.lookup_many("ipv4", ["10.0.0.1", "192.168.1.70", "8.8.8.8"])
+    assert [(at, kind, value) for at, kind, value, _ in found] == [
+        (0, "ipv4", "10.0.0.1"),
+        (0, "cidr", "10.0.0.0/24"),
+        (0, "cidr", "10.0.0.0/8"),
+        (0, "cidr", "0.0.0.0/0"),
+        (1, "cidr", "192.168.1.64/26"),
+        (1, "cidr", "192.168.0.0/16"),
+        (1, "cidr", "0.0.0.0/0"),
+        (2, "cidr", "0.0.0.0/0"),
+    ]
+    domains = COMPILED_INDEX.lookup_many("domain", ["WWW.Evil.Example.com."])
+    assert [value for _, _, value, _ in domains] == ["evil.example.com", "example.com"]
+    urls = COMPILED_INDEX.lookup_many("url", ["HTTPS://EVIL.example.com/path?q=1#top"])
+    assert [value for _, _, value, _ in urls] == ["https://evil.example.com/path?q=1"]
+    hashes = COMPILED_INDEX.lookup_many("md5", [_HASHES["md5"].upper()])
+    assert [value for _, _, value, _ in hashes] == [_HASHES["md5"]]
+
+
+def test_the_compiled_loops_handle_common_values_without_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Plain values never reach the Python route: it is replaced by one that fails.
+    index = MatchIndex()
+    for pk, found in enumerate(HELD, start=1):
+        index.add(pk, MARKINGS[0], [found])
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("a plain value went to the Python route")
+
+    monkeypatch.setattr(index_module, "_one_value", lambda _batch: refuse)
+    index._use_compiled()
+    plain = {
+        "ipv4": ["10.0.0.1", "8.8.8.8"],
+        "ipv6": ["2001:db8::1", "2001:db8:1::5"],
+        "domain": ["Evil.Example.com", "nothing.test"],
+        "url": ["http://evil.example.com/", "https://other.example/x?y"],
+        "email": ["BAD@example.com"],
+        "md5": [_HASHES["md5"], "0" * 32],
+    }
+    for kind, raws in plain.items():
+        assert index.lookup_many(kind, raws), kind
