@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest bench clean browsers
 
-$(STAMP): pyproject.toml
+# setup.py and the C sources: the compiled look-ups are built at install.
+$(STAMP): pyproject.toml setup.py $(wildcard src/shieldwall/match/_*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
