@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shieldwall.match import index as index_module
-from shieldwall.match.index import COMPILED, MatchIndex
-from shieldwall.sharing.policy import Marking
+from shieldwall.match.index import COMPILED, MatchIndex, View
+from shieldwall.members.model import Role, Tier
+from shieldwall.sharing.policy import Marking, Principal
 from shieldwall.sharing.tlp import TLP, DistKind
 
 pytestmark = pytest.mark.skipif(
@@ -207,3 +208,48 @@ def test_the_compiled_loops_handle_common_values_without_python(
     }
     for kind, raws in plain.items():
         assert index.lookup_many(kind, raws), kind
+
+
+def _views(removed: list[int], org: int) -> tuple[View, View]:
+    compiled, python = _indexes()
+    for pk in removed:
+        assert compiled.remove(pk) == python.remove(pk)
+    principal = Principal(org, f"Org {org}", Tier.SPONSORING, Role.ANALYST, frozenset())
+    return (
+        View(compiled, principal, anonymous_public=False),
+        View(python, principal, anonymous_public=False),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(1, len(HELD)), max_size=8),
+    st.integers(1, 4),
+    st.lists(st.sampled_from(_SEEDS), max_size=12),
+    st.sampled_from(KINDS),
+)
+def test_compiled_and_python_views_filter_alike(
+    removed: list[int], org: int, raws: list[str], kind: str
+) -> None:
+    compiled, python = _views(removed, org)
+    assert compiled.lookup_many(kind, raws) == python.lookup_many(kind, raws)
+
+
+def test_a_view_sees_its_own_live_slots_only() -> None:
+    # Indicator pk is owned by org pk % 3 + 1 (ORG distribution): org 2 holds
+    # 10.0.0.1 (pk 1), 203.0.113.9 (pk 4), 10.0.0.0/8 (pk 7) and 192.168.1.64/26 (pk 10).
+    asked = ["10.0.0.1", "10.0.0.2", "192.168.1.77", "203.0.113.9"]
+    live, _ = _views([], org=2)
+    assert [(at, kind, value) for at, kind, value, _ in live.lookup_many("ipv4", asked)] == [
+        (0, "ipv4", "10.0.0.1"),
+        (0, "cidr", "10.0.0.0/8"),
+        (1, "cidr", "10.0.0.0/8"),
+        (2, "cidr", "192.168.1.64/26"),
+        (3, "ipv4", "203.0.113.9"),
+    ]
+    retired, _ = _views([1, 10], org=2)
+    assert [(at, kind, value) for at, kind, value, _ in retired.lookup_many("ipv4", asked)] == [
+        (0, "cidr", "10.0.0.0/8"),
+        (1, "cidr", "10.0.0.0/8"),
+        (3, "ipv4", "203.0.113.9"),
+    ]

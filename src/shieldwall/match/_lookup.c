@@ -644,6 +644,89 @@ static PyObject *url_many(PyObject *module, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Whether the view may read `slot`: its marking id is readable (DEAD, 0, never is).
+ * -1 with IndexError for a slot or marking the arrays do not hold yet. */
+static int readable_slot(PyObject *slot_object, const unsigned short *marking_of,
+                         Py_ssize_t slots, const char *readable, Py_ssize_t markings) {
+    Py_ssize_t slot = PyLong_AsSsize_t(slot_object);
+    if (slot == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (slot < 0 || slot >= slots || marking_of[slot] >= markings) {
+        PyErr_SetString(PyExc_IndexError, "a slot or marking the view does not know yet");
+        return -1;
+    }
+    return readable[marking_of[slot]] != 0;
+}
+
+/* `View._filter` of index.py: the hits whose slots the view may read, each
+ * list of slots narrowed to those; a hit held by one slot is kept as is. */
+static PyObject *visible_hits(PyObject *module, PyObject *args) {
+    PyObject *found;
+    Py_buffer markings_buffer;
+    PyObject *readable_object;
+    if (!PyArg_ParseTuple(args, "O!y*Y", &PyList_Type, &found, &markings_buffer,
+                          &readable_object)) {
+        return NULL;
+    }
+    const unsigned short *marking_of = markings_buffer.buf;
+    Py_ssize_t slots = markings_buffer.len / (Py_ssize_t)sizeof(unsigned short);
+    const char *readable = PyByteArray_AS_STRING(readable_object);
+    Py_ssize_t markings = PyByteArray_GET_SIZE(readable_object);
+    PyObject *seen = PyList_New(0);
+    if (seen == NULL) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(found); i++) {
+        PyObject *hit = PyList_GET_ITEM(found, i);
+        if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 4) {
+            PyErr_SetString(PyExc_TypeError, "a hit is (position, kind, value, slots)");
+            goto fail;
+        }
+        PyObject *held = PyTuple_GET_ITEM(hit, 3);
+        if (PyLong_Check(held)) {
+            int allowed = readable_slot(held, marking_of, slots, readable, markings);
+            if (allowed < 0 || (allowed && PyList_Append(seen, hit) < 0)) {
+                goto fail;
+            }
+            continue;
+        }
+        if (!PyList_Check(held)) {
+            PyErr_SetString(PyExc_TypeError, "slots are an int or a list of ints");
+            goto fail;
+        }
+        PyObject *shown = PyList_New(0);
+        if (shown == NULL) {
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(held); j++) {
+            PyObject *slot = PyList_GET_ITEM(held, j);
+            int allowed = readable_slot(slot, marking_of, slots, readable, markings);
+            if (allowed < 0 || (allowed && PyList_Append(shown, slot) < 0)) {
+                Py_DECREF(shown);
+                goto fail;
+            }
+        }
+        if (PyList_GET_SIZE(shown) > 0) {
+            PyObject *narrowed = PyTuple_Pack(4, PyTuple_GET_ITEM(hit, 0), PyTuple_GET_ITEM(hit, 1),
+                                              PyTuple_GET_ITEM(hit, 2), shown);
+            if (narrowed == NULL || PyList_Append(seen, narrowed) < 0) {
+                Py_XDECREF(narrowed);
+                Py_DECREF(shown);
+                goto fail;
+            }
+            Py_DECREF(narrowed);
+        }
+        Py_DECREF(shown);
+    }
+    PyBuffer_Release(&markings_buffer);
+    return seen;
+fail:
+    Py_XDECREF(seen);
+    PyBuffer_Release(&markings_buffer);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"ipv4_many", ipv4_many, METH_VARARGS,
      "ipv4_many(raws, out, exact, flagged, narrow, wide, slow)"},
@@ -653,6 +736,7 @@ static PyMethodDef methods[] = {
     {"exact_many", exact_many, METH_VARARGS, "exact_many(raws, out, table, kind)"},
     {"email_many", email_many, METH_VARARGS, "email_many(raws, out, table, kind, slow)"},
     {"url_many", url_many, METH_VARARGS, "url_many(raws, out, table, kind, max_length, slow)"},
+    {"visible_hits", visible_hits, METH_VARARGS, "visible_hits(found, marking_of, readable)"},
     {NULL, NULL, 0, NULL},
 };
 

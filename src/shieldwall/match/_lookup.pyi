@@ -1,5 +1,6 @@
 """Types of the compiled batch look-ups (`_lookup.c`); see `index.MatchIndex`."""
 
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -34,3 +35,4 @@ def url_many(
     max_length: int,
     slow: Slow,
 ) -> None: ...
+def visible_hits(found: list[Any], marking_of: array[int], readable: bytearray) -> list[Any]: ...

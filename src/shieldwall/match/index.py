@@ -3,8 +3,10 @@
 Built for speed and size, not for generality:
 
 * every indexed indicator is a small integer *slot*; per slot the index keeps
-  only its primary key (`pks`, in slot order, so pk -> slot is a bisection),
-  the id of its marking (`marking_of`) and whether it is still live;
+  only its primary key (`pks`, in slot order, so pk -> slot is a bisection)
+  and the id of its marking (`marking_of`), `DEAD` once the indicator is no
+  longer live (one array read per hit: at 10 M indicators each read of a
+  random slot is a cache miss, and a separate liveness array cost a second);
 * markings (owner, TLP, distribution, group) are interned: a coalition has a
   few hundred distinct ones, so a caller's view asks the access policy
   (`can_read`) once per marking, never once per indicator;
@@ -97,6 +99,9 @@ def _as_list(raws: Sequence[str]) -> list[str]:
     return raws if type(raws) is list else list(raws)
 
 
+#: The marking id of a slot whose indicator is no longer live: no view reads it.
+DEAD = 0
+
 #: The prefix length of the IPv4 networks `MatchIndex._v4_narrow` flags.
 _NARROW = 16
 
@@ -184,8 +189,8 @@ class MatchIndex:
         self._hashes: dict[str, dict[bytes, Slots]] = {kind: {} for kind in _HASH_KINDS}
         self.pks = array("q")
         self.marking_of = array("H")
-        self.alive = bytearray()
-        self.markings: list[Marking] = []
+        # Marking ids index this list; id 0 (`DEAD`) is no marking.
+        self.markings: list[Marking | None] = [None]
         self._marking_ids: dict[Marking, int] = {}
         self.live = 0
         # The fewest dots of an indexed domain name (its shortest parent worth a look-up).
@@ -203,7 +208,9 @@ class MatchIndex:
         }
         # Normalised values need no more work, and URLs none at all.
         self._normalised_batches = {**self._batches, "url": self._exact_many("url", _same)}
-        if compiled and COMPILED:
+        #: Whether look-ups and views run the compiled loops.
+        self.compiled = compiled and COMPILED
+        if self.compiled:
             self._use_compiled()
 
     def _use_compiled(self) -> None:
@@ -274,7 +281,6 @@ class MatchIndex:
         slot = len(self.pks)
         self.pks.append(pk)
         self.marking_of.append(self._marking_id(marking))
-        self.alive.append(1)
         self.live += 1
         for kind, value in found:
             self._add_value(kind, value, slot)
@@ -303,9 +309,9 @@ class MatchIndex:
     def remove(self, pk: int) -> bool:
         """Marks the indicator with this primary key dead; False if it was not live."""
         slot = bisect_left(self.pks, pk)
-        if slot == len(self.pks) or self.pks[slot] != pk or not self.alive[slot]:
+        if slot == len(self.pks) or self.pks[slot] != pk or self.marking_of[slot] == DEAD:
             return False
-        self.alive[slot] = 0
+        self.marking_of[slot] = DEAD
         self.live -= 1
         return True
 
@@ -534,24 +540,23 @@ class View:
 
     def _learn_markings(self) -> None:
         for marking in self.index.markings[len(self._readable) :]:
-            allowed = can_read(self.principal, marking, anonymous_public=self.anonymous_public)
+            allowed = marking is not None and can_read(
+                self.principal, marking, anonymous_public=self.anonymous_public
+            )
             self._readable.append(1 if allowed else 0)
 
     def sees(self, slot: int) -> bool:
-        index = self.index
-        if not index.alive[slot]:
-            return False
-        marking = index.marking_of[slot]
+        marking = self.index.marking_of[slot]
         if marking >= len(self._readable):
             self._learn_markings()
         return bool(self._readable[marking])
 
     def visible(self, slots: Slots) -> list[int]:
-        alive, marking_of, readable = self.index.alive, self.index.marking_of, self._readable
+        marking_of, readable = self.index.marking_of, self._readable
         try:
             if isinstance(slots, int):
-                return [slots] if alive[slots] and readable[marking_of[slots]] else []
-            return [slot for slot in slots if alive[slot] and readable[marking_of[slot]]]
+                return [slots] if readable[marking_of[slots]] else []
+            return [slot for slot in slots if readable[marking_of[slot]]]
         except IndexError:  # a marking first indexed after this view was made
             self._learn_markings()
             return self.visible(slots)
@@ -571,15 +576,17 @@ class View:
             return self._filter(found)
 
     def _filter(self, found: list[Found]) -> list[Found]:
-        alive, marking_of, readable = self.index.alive, self.index.marking_of, self._readable
+        if self.index.compiled:
+            return _compiled.visible_hits(found, self.index.marking_of, self._readable)
+        marking_of, readable = self.index.marking_of, self._readable
         seen = []
         for hit in found:
             slots = hit[3]
             if isinstance(slots, int):
-                if alive[slots] and readable[marking_of[slots]]:
+                if readable[marking_of[slots]]:
                     seen.append(hit)  # the common case: the index's own tuple
                 continue
-            shown = [slot for slot in slots if alive[slot] and readable[marking_of[slot]]]
+            shown = [slot for slot in slots if readable[marking_of[slot]]]
             if shown:
                 seen.append((hit[0], hit[1], hit[2], shown))
         return seen
