@@ -23,6 +23,7 @@ from shieldwall.config import Settings
 from shieldwall.db.base import metadata
 from shieldwall.db.engine import make_engine
 from shieldwall.db.migrate import upgrade
+from shieldwall.warninglists import default_index
 from tests.factories import Coalition, build_coalition
 
 PG_URL = os.environ.get(
@@ -87,9 +88,26 @@ def _truncate_all(engine: Engine) -> None:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def warninglists_loaded() -> None:
+    """Builds the warninglist index once per test process, before any app starts.
+
+    Every app start loads it in a background thread through the cached
+    `default_index()`, and the cache has no lock: the tests that start apps
+    while the first build still runs (it takes seconds) each built their own.
+    Measured in tests/api alone: 10 builds in one process, about 100 s of CPU.
+    Loading it first leaves every later call a cache hit; nothing about the
+    index changes (the same function builds it, once).
+    """
+    default_index()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    warninglists_loaded: None,
 ) -> Iterator[Engine]:
     if request.param == "sqlite":
         path = tmp_path / "store.db"
