@@ -253,3 +253,29 @@ def test_a_view_sees_its_own_live_slots_only() -> None:
         (1, "cidr", "10.0.0.0/8"),
         (3, "ipv4", "203.0.113.9"),
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**32 - 1) | st.integers(0, 40), st.integers(0, 2**31 - 1)))
+)
+def test_the_ipv4_table_holds_what_a_dict_would(puts: list[tuple[int, int]]) -> None:
+    table, reference = index_module._compiled.U32Table(), {}
+    for key, slot in puts:
+        table.put(key, slot)
+        index_module._put(reference, key, slot)
+    assert len(table) == len(reference)
+    for key in {key for key, _ in puts} | {0, 2**32 - 1, 12345}:
+        assert table.get(key) == reference.get(key)
+
+
+def test_the_ipv4_table_answers_none_for_keys_it_cannot_hold() -> None:
+    table = index_module._compiled.U32Table()
+    table.put(7, 1)
+    assert table.get(7) == 1
+    assert table.get(2**32 + 7) is None
+    assert table.get(-7) is None
+    with pytest.raises(OverflowError):
+        table.put(2**32, 1)
+    with pytest.raises(OverflowError):
+        table.put(1, -1)

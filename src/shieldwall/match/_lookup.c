@@ -115,6 +115,224 @@ static const char *address_text(PyObject *raw, char *buffer, size_t size) {
     return buffer;
 }
 
+
+/* ------------------------------------------------------------------ U32Table
+ *
+ * The IPv4 tables of the index (one per prefix length): network (uint32) ->
+ * slots, open addressing with linear probing, key and value side by side.
+ * Why not a dict: at 10 M indicators a dict probe with an int key touches the
+ * index array, the entry and the key object (three cache misses, ~100 ns
+ * each), and each entry costs ~90 bytes with its key and slot objects; here a
+ * probe is one cache line and an entry 8 bytes.
+ *
+ * A value >= 0 is the one slot holding the key; a value < 0 is -(i + 1) for
+ * the list `shared[i]` of the slots sharing it (the list `get` returns, as a
+ * dict holding lists would).
+ */
+
+#define EMPTY INT32_MIN
+
+typedef struct {
+    uint32_t key;
+    int32_t value;
+} Entry;
+
+typedef struct {
+    PyObject_HEAD
+    Entry *entries;
+    Py_ssize_t capacity; /* a power of two */
+    Py_ssize_t used;
+    PyObject *shared;    /* list of lists of slots */
+} U32Table;
+
+static PyTypeObject U32TableType;
+
+static Py_ssize_t bucket(uint32_t key, Py_ssize_t capacity) {
+    /* Fibonacci hashing: addresses of one network differ in their low bits. */
+    return (Py_ssize_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (capacity - 1);
+}
+
+static Entry *find(const U32Table *table, uint32_t key) {
+    Py_ssize_t mask = table->capacity - 1;
+    for (Py_ssize_t at = bucket(key, table->capacity);; at = (at + 1) & mask) {
+        Entry *entry = &table->entries[at];
+        if (entry->value == EMPTY || entry->key == key) {
+            return entry;
+        }
+    }
+}
+
+static Entry *new_entries(Py_ssize_t capacity) {
+    Entry *entries = PyMem_RawMalloc((size_t)capacity * sizeof(Entry));
+    if (entries == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < capacity; i++) {
+        entries[i].value = EMPTY;
+    }
+    return entries;
+}
+
+static int grow(U32Table *table) {
+    Py_ssize_t capacity = table->capacity * 2;
+    Entry *entries = new_entries(capacity), *old = table->entries;
+    if (entries == NULL) {
+        return -1;
+    }
+    Py_ssize_t old_capacity = table->capacity;
+    table->entries = entries;
+    table->capacity = capacity;
+    for (Py_ssize_t i = 0; i < old_capacity; i++) {
+        if (old[i].value != EMPTY) {
+            *find(table, old[i].key) = old[i];
+        }
+    }
+    PyMem_RawFree(old);
+    return 0;
+}
+
+/* The slots of `key` as a new reference, NULL if absent (no error set). */
+static PyObject *table_slots(const U32Table *table, uint32_t key) {
+    const Entry *entry = find(table, key);
+    if (entry->value == EMPTY) {
+        return NULL;
+    }
+    if (entry->value >= 0) {
+        return PyLong_FromLong(entry->value);
+    }
+    PyObject *slots = PyList_GET_ITEM(table->shared, -(Py_ssize_t)entry->value - 1);
+    Py_INCREF(slots);
+    return slots;
+}
+
+static PyObject *U32Table_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    if (!PyArg_ParseTuple(args, "") || (kwargs != NULL && PyDict_GET_SIZE(kwargs) > 0)) {
+        PyErr_SetString(PyExc_TypeError, "U32Table() takes no arguments");
+        return NULL;
+    }
+    U32Table *table = (U32Table *)type->tp_alloc(type, 0);
+    if (table == NULL) {
+        return NULL;
+    }
+    table->capacity = 8;
+    table->entries = new_entries(table->capacity);
+    table->shared = PyList_New(0);
+    if (table->entries == NULL || table->shared == NULL) {
+        Py_DECREF(table);
+        return NULL;
+    }
+    return (PyObject *)table;
+}
+
+static void U32Table_dealloc(U32Table *table) {
+    PyMem_RawFree(table->entries);
+    Py_XDECREF(table->shared);
+    Py_TYPE(table)->tp_free((PyObject *)table);
+}
+
+static int read_key(PyObject *object, uint32_t *key) {
+    unsigned long value = PyLong_AsUnsignedLong(object);
+    if (value == (unsigned long)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (value > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a U32Table key is below 2**32");
+        return -1;
+    }
+    *key = (uint32_t)value;
+    return 0;
+}
+
+static PyObject *U32Table_put(U32Table *table, PyObject *args) {
+    PyObject *key_object;
+    long slot;
+    uint32_t key;
+    if (!PyArg_ParseTuple(args, "Ol", &key_object, &slot) || read_key(key_object, &key) < 0) {
+        return NULL;
+    }
+    if (slot < 0 || slot > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a slot is between 0 and 2**31 - 1");
+        return NULL;
+    }
+    /* At most three quarters full: a miss then reads about one cache line. */
+    if ((table->used + 1) * 4 > table->capacity * 3 && grow(table) < 0) {
+        return NULL;
+    }
+    Entry *entry = find(table, key);
+    if (entry->value == EMPTY) {
+        entry->key = key;
+        entry->value = (int32_t)slot;
+        table->used++;
+        Py_RETURN_NONE;
+    }
+    if (entry->value < 0) {
+        PyObject *slots = PyList_GET_ITEM(table->shared, -(Py_ssize_t)entry->value - 1);
+        PyObject *number = PyLong_FromLong(slot);
+        if (number == NULL || PyList_Append(slots, number) < 0) {
+            Py_XDECREF(number);
+            return NULL;
+        }
+        Py_DECREF(number);
+        Py_RETURN_NONE;
+    }
+    if (PyList_GET_SIZE(table->shared) >= INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many shared keys");
+        return NULL;
+    }
+    PyObject *slots = Py_BuildValue("[ll]", (long)entry->value, slot);
+    if (slots == NULL || PyList_Append(table->shared, slots) < 0) {
+        Py_XDECREF(slots);
+        return NULL;
+    }
+    Py_DECREF(slots);
+    entry->value = (int32_t)(-PyList_GET_SIZE(table->shared));
+    Py_RETURN_NONE;
+}
+
+static PyObject *U32Table_get(U32Table *table, PyObject *key_object) {
+    uint32_t key;
+    if (!PyLong_Check(key_object)) {
+        Py_RETURN_NONE;
+    }
+    if (read_key(key_object, &key) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return NULL;
+        }
+        PyErr_Clear(); /* a key no table holds */
+        Py_RETURN_NONE;
+    }
+    PyObject *slots = table_slots(table, key);
+    if (slots == NULL) {
+        Py_RETURN_NONE;
+    }
+    return slots;
+}
+
+static Py_ssize_t U32Table_len(U32Table *table) { return table->used; }
+
+static PyMethodDef U32Table_methods[] = {
+    {"put", (PyCFunction)U32Table_put, METH_VARARGS, "put(key, slot): `slot` holds `key` too"},
+    {"get", (PyCFunction)U32Table_get, METH_O, "get(key): the slots holding key, or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods U32Table_as_sequence = {
+    .sq_length = (lenfunc)U32Table_len,
+};
+
+static PyTypeObject U32TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "shieldwall.match._lookup.U32Table",
+    .tp_doc = "uint32 network -> slots: the IPv4 tables of the match index",
+    .tp_basicsize = sizeof(U32Table),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = U32Table_new,
+    .tp_dealloc = (destructor)U32Table_dealloc,
+    .tp_methods = U32Table_methods,
+    .tp_as_sequence = &U32Table_as_sequence,
+};
+
 /* One (prefix, shift, table) entry of a list of CIDR tables. */
 typedef struct {
     long prefix;
@@ -122,17 +340,18 @@ typedef struct {
     PyObject *table;
 } Tables;
 
-static int read_tables(PyObject *list, Tables *into, Py_ssize_t room, Py_ssize_t *count) {
+static int read_tables(PyObject *list, Tables *into, Py_ssize_t room, Py_ssize_t *count,
+                       PyTypeObject *table_type) {
     if (!PyList_Check(list) || PyList_GET_SIZE(list) > room) {
-        PyErr_SetString(PyExc_TypeError, "tables: a short list of (prefix, shift, dict)");
+        PyErr_SetString(PyExc_TypeError, "tables: a short list of (prefix, shift, table)");
         return -1;
     }
     *count = PyList_GET_SIZE(list);
     for (Py_ssize_t i = 0; i < *count; i++) {
         PyObject *entry = PyList_GET_ITEM(list, i);
         if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 3 ||
-            !PyDict_Check(PyTuple_GET_ITEM(entry, 2))) {
-            PyErr_SetString(PyExc_TypeError, "tables: a short list of (prefix, shift, dict)");
+            !Py_IS_TYPE(PyTuple_GET_ITEM(entry, 2), table_type)) {
+            PyErr_SetString(PyExc_TypeError, "tables: a short list of (prefix, shift, table)");
             return -1;
         }
         into[i].prefix = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
@@ -185,14 +404,35 @@ static int append_cidr6(PyObject *out, Py_ssize_t position, unsigned __int128 ne
 
 #define MAX_TABLES 129
 
+/* Appends a hit for each CIDR table holding the network of `number`. */
+static int probe_cidrs4(PyObject *out, Py_ssize_t position, uint32_t number, const Tables *tables,
+                        Py_ssize_t count) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        uint32_t network = tables[i].shift >= 32 ? 0 : number >> tables[i].shift;
+        PyObject *slots = table_slots((U32Table *)tables[i].table, network);
+        if (slots == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            continue;
+        }
+        int failed = append_cidr4(out, position, network, tables[i].shift, tables[i].prefix, slots);
+        Py_DECREF(slots);
+        if (failed < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static PyObject *ipv4_many(PyObject *module, PyObject *args) {
     PyObject *raws, *out, *exact, *flagged, *narrow_list, *wide_list, *slow;
     if (!PyArg_ParseTuple(args, "O!O!OYO!O!O", &PyList_Type, &raws, &PyList_Type, &out, &exact,
                           &flagged, &PyList_Type, &narrow_list, &PyList_Type, &wide_list, &slow)) {
         return NULL;
     }
-    if (exact != Py_None && !PyDict_Check(exact)) {
-        PyErr_SetString(PyExc_TypeError, "exact: a dict or None");
+    if (exact != Py_None && !Py_IS_TYPE(exact, &U32TableType)) {
+        PyErr_SetString(PyExc_TypeError, "exact: a U32Table or None");
         return NULL;
     }
     if (PyByteArray_GET_SIZE(flagged) != 1 << 16) {
@@ -201,8 +441,8 @@ static PyObject *ipv4_many(PyObject *module, PyObject *args) {
     }
     Tables narrow[MAX_TABLES], wide[MAX_TABLES];
     Py_ssize_t narrow_count, wide_count;
-    if (read_tables(narrow_list, narrow, MAX_TABLES, &narrow_count) < 0 ||
-        read_tables(wide_list, wide, MAX_TABLES, &wide_count) < 0) {
+    if (read_tables(narrow_list, narrow, MAX_TABLES, &narrow_count, &U32TableType) < 0 ||
+        read_tables(wide_list, wide, MAX_TABLES, &wide_count, &U32TableType) < 0) {
         return NULL;
     }
     const unsigned char *flags = (const unsigned char *)PyByteArray_AS_STRING(flagged);
@@ -217,45 +457,22 @@ static PyObject *ipv4_many(PyObject *module, PyObject *args) {
             }
             continue;
         }
-        unsigned long long number = ntohl(parsed.s_addr);
-        PyObject *slots;
+        uint32_t number = ntohl(parsed.s_addr);
         if (exact != Py_None) {
-            slots = probe_int(exact, number);
-            if (slots != NULL) {
-                if (append_hit(out, position, KIND_IPV4, raw, slots) < 0) {
-                    return NULL;
-                }
-            } else if (PyErr_Occurred()) {
+            PyObject *slots = table_slots((U32Table *)exact, number);
+            int failed = slots != NULL && append_hit(out, position, KIND_IPV4, raw, slots) < 0;
+            Py_XDECREF(slots);
+            if (failed || PyErr_Occurred()) {
                 return NULL;
             }
         }
         if (narrow_count && flags[number >> 16]) {
-            for (Py_ssize_t i = 0; i < narrow_count; i++) {
-                unsigned long long network = number >> narrow[i].shift;
-                slots = probe_int(narrow[i].table, network);
-                if (slots == NULL) {
-                    if (PyErr_Occurred()) {
-                        return NULL;
-                    }
-                    continue;
-                }
-                if (append_cidr4(out, position, network, narrow[i].shift, narrow[i].prefix, slots) < 0) {
-                    return NULL;
-                }
-            }
-        }
-        for (Py_ssize_t i = 0; i < wide_count; i++) {
-            unsigned long long network = wide[i].shift >= 32 ? 0 : number >> wide[i].shift;
-            slots = probe_int(wide[i].table, network);
-            if (slots == NULL) {
-                if (PyErr_Occurred()) {
-                    return NULL;
-                }
-                continue;
-            }
-            if (append_cidr4(out, position, network, wide[i].shift, wide[i].prefix, slots) < 0) {
+            if (probe_cidrs4(out, position, number, narrow, narrow_count) < 0) {
                 return NULL;
             }
+        }
+        if (probe_cidrs4(out, position, number, wide, wide_count) < 0) {
+            return NULL;
         }
     }
     Py_RETURN_NONE;
@@ -269,7 +486,7 @@ static PyObject *ipv6_many(PyObject *module, PyObject *args) {
     }
     Tables tables[MAX_TABLES];
     Py_ssize_t count;
-    if (read_tables(table_list, tables, MAX_TABLES, &count) < 0) {
+    if (read_tables(table_list, tables, MAX_TABLES, &count, &PyDict_Type) < 0) {
         return NULL;
     }
     char buffer[64];
@@ -753,5 +970,18 @@ PyMODINIT_FUNC PyInit__lookup(void) {
     if (!KIND_IPV4 || !KIND_IPV6 || !KIND_CIDR || !KIND_DOMAIN) {
         return NULL;
     }
-    return PyModule_Create(&module);
+    if (PyType_Ready(&U32TableType) < 0) {
+        return NULL;
+    }
+    PyObject *created = PyModule_Create(&module);
+    if (created == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&U32TableType);
+    if (PyModule_AddObject(created, "U32Table", (PyObject *)&U32TableType) < 0) {
+        Py_DECREF(&U32TableType);
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
 }

@@ -5,12 +5,17 @@ from collections.abc import Callable
 from typing import Any
 
 Slow = Callable[[int, str, list[Any]], None]
-Tables = list[tuple[int, int, dict[Any, Any]]]
+Tables = list[tuple[int, int, Any]]
+
+class U32Table:
+    def put(self, key: int, slot: int, /) -> None: ...
+    def get(self, key: int, /) -> int | list[int] | None: ...
+    def __len__(self) -> int: ...
 
 def ipv4_many(
     raws: list[str],
     out: list[Any],
-    exact: dict[int, Any] | None,
+    exact: U32Table | None,
     flagged: bytearray,
     narrow: Tables,
     wide: Tables,
