@@ -279,3 +279,25 @@ def test_the_ipv4_table_answers_none_for_keys_it_cannot_hold() -> None:
         table.put(2**32, 1)
     with pytest.raises(OverflowError):
         table.put(1, -1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["", "a", "evil.example.com", "x" * 9, "x" * 16, "\u00e9t\u00e9", "\U0001f600"]
+            )
+            | st.text(max_size=20),
+            st.integers(0, 2**31 - 1),
+        )
+    )
+)
+def test_the_text_table_holds_what_a_dict_would(puts: list[tuple[str, int]]) -> None:
+    table, reference = index_module._compiled.StrTable(), {}
+    for key, slot in puts:
+        table.put(key, slot)
+        index_module._put(reference, key, slot)
+    assert len(table) == len(reference)
+    for key in {key for key, _ in puts} | {"", "absent", "x" * 8}:
+        assert table.get(key) == reference.get(key)

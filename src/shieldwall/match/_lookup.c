@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static PyObject *KIND_IPV4, *KIND_IPV6, *KIND_CIDR, *KIND_DOMAIN;
 
@@ -333,6 +335,273 @@ static PyTypeObject U32TableType = {
     .tp_as_sequence = &U32Table_as_sequence,
 };
 
+
+/* ------------------------------------------------------------------ StrTable
+ *
+ * The text tables of the index (domains, URLs, e-mail addresses, file names):
+ * str -> slots, open addressing on a 64-bit hash of the text, the text kept
+ * once in `keys` and compared only when the hash matches. Why not a dict: a
+ * look-up then needs a str object for every name and parent probed (built and
+ * hashed), and at 10 M indicators a dict probe costs two or three cache
+ * misses; here the text is hashed in a stack buffer and a miss is one line.
+ * The hash is seeded per process, so crafted values cannot pile up in one run.
+ */
+
+typedef struct {
+    uint64_t hash;
+    int32_t value;      /* as in U32Table; EMPTY when free */
+    uint32_t key_index; /* into `keys` */
+} TextEntry;
+
+typedef struct {
+    PyObject_HEAD
+    TextEntry *entries;
+    Py_ssize_t capacity;
+    Py_ssize_t used;
+    PyObject *keys;   /* list of str, in insertion order */
+    PyObject *shared; /* list of lists of slots */
+} StrTable;
+
+static PyTypeObject StrTableType;
+static uint64_t text_seed;
+
+static uint64_t mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t text_hash(const unsigned char *data, size_t length) {
+    uint64_t h = text_seed ^ (length * UINT64_C(0x9E3779B97F4A7C15));
+    while (length >= 8) {
+        uint64_t word;
+        memcpy(&word, data, 8);
+        h = (h ^ mix64(word)) * UINT64_C(0x100000001B3);
+        data += 8;
+        length -= 8;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, data, length);
+    return mix64(h ^ mix64(tail ^ length));
+}
+
+/* The bytes of a str: its canonical representation, so equal strs have equal bytes. */
+static const unsigned char *str_bytes(PyObject *text, size_t *length) {
+    *length = (size_t)PyUnicode_GET_LENGTH(text) * PyUnicode_KIND(text);
+    return PyUnicode_DATA(text);
+}
+
+static TextEntry *text_find(const StrTable *table, uint64_t hash, const unsigned char *data,
+                            size_t length) {
+    Py_ssize_t mask = table->capacity - 1;
+    for (Py_ssize_t at = (Py_ssize_t)hash & mask;; at = (at + 1) & mask) {
+        TextEntry *entry = &table->entries[at];
+        if (entry->value == EMPTY) {
+            return entry;
+        }
+        if (entry->hash == hash) {
+            size_t held_length;
+            const unsigned char *held =
+                str_bytes(PyList_GET_ITEM(table->keys, entry->key_index), &held_length);
+            if (held_length == length && memcmp(held, data, length) == 0) {
+                return entry;
+            }
+        }
+    }
+}
+
+static TextEntry *new_text_entries(Py_ssize_t capacity) {
+    TextEntry *entries = PyMem_RawMalloc((size_t)capacity * sizeof(TextEntry));
+    if (entries == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < capacity; i++) {
+        entries[i].value = EMPTY;
+    }
+    return entries;
+}
+
+static int text_grow(StrTable *table) {
+    Py_ssize_t capacity = table->capacity * 2, old_capacity = table->capacity;
+    TextEntry *entries = new_text_entries(capacity), *old = table->entries;
+    if (entries == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < old_capacity; i++) {
+        if (old[i].value == EMPTY) {
+            continue;
+        }
+        Py_ssize_t at = (Py_ssize_t)old[i].hash & (capacity - 1);
+        while (entries[at].value != EMPTY) {
+            at = (at + 1) & (capacity - 1);
+        }
+        entries[at] = old[i];
+    }
+    table->entries = entries;
+    table->capacity = capacity;
+    PyMem_RawFree(old);
+    return 0;
+}
+
+/* The slots of an entry found, as a new reference. */
+static PyObject *entry_slots(PyObject *shared, int32_t value) {
+    if (value >= 0) {
+        return PyLong_FromLong(value);
+    }
+    PyObject *slots = PyList_GET_ITEM(shared, -(Py_ssize_t)value - 1);
+    Py_INCREF(slots);
+    return slots;
+}
+
+/* Adds `slot` to the value of an entry already holding a key (a shared key). */
+static int add_shared(PyObject *shared, int32_t *value, long slot) {
+    if (*value < 0) {
+        PyObject *number = PyLong_FromLong(slot);
+        int failed = number == NULL ||
+                     PyList_Append(PyList_GET_ITEM(shared, -(Py_ssize_t)*value - 1), number) < 0;
+        Py_XDECREF(number);
+        return failed ? -1 : 0;
+    }
+    if (PyList_GET_SIZE(shared) >= INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many shared keys");
+        return -1;
+    }
+    PyObject *slots = Py_BuildValue("[ll]", (long)*value, slot);
+    if (slots == NULL || PyList_Append(shared, slots) < 0) {
+        Py_XDECREF(slots);
+        return -1;
+    }
+    Py_DECREF(slots);
+    *value = (int32_t)(-PyList_GET_SIZE(shared));
+    return 0;
+}
+
+static PyObject *StrTable_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    if (!PyArg_ParseTuple(args, "") || (kwargs != NULL && PyDict_GET_SIZE(kwargs) > 0)) {
+        PyErr_SetString(PyExc_TypeError, "StrTable() takes no arguments");
+        return NULL;
+    }
+    StrTable *table = (StrTable *)type->tp_alloc(type, 0);
+    if (table == NULL) {
+        return NULL;
+    }
+    table->capacity = 8;
+    table->entries = new_text_entries(table->capacity);
+    table->keys = PyList_New(0);
+    table->shared = PyList_New(0);
+    if (table->entries == NULL || table->keys == NULL || table->shared == NULL) {
+        Py_DECREF(table);
+        return NULL;
+    }
+    return (PyObject *)table;
+}
+
+static void StrTable_dealloc(StrTable *table) {
+    PyMem_RawFree(table->entries);
+    Py_XDECREF(table->keys);
+    Py_XDECREF(table->shared);
+    Py_TYPE(table)->tp_free((PyObject *)table);
+}
+
+static PyObject *StrTable_put(StrTable *table, PyObject *args) {
+    PyObject *key;
+    long slot;
+    if (!PyArg_ParseTuple(args, "Ul", &key, &slot)) {
+        return NULL;
+    }
+    if (slot < 0 || slot > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a slot is between 0 and 2**31 - 1");
+        return NULL;
+    }
+    if (PyList_GET_SIZE(table->keys) >= INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many keys");
+        return NULL;
+    }
+    if ((table->used + 1) * 4 > table->capacity * 3 && text_grow(table) < 0) {
+        return NULL;
+    }
+    size_t length;
+    const unsigned char *data = str_bytes(key, &length);
+    uint64_t hash = text_hash(data, length);
+    TextEntry *entry = text_find(table, hash, data, length);
+    if (entry->value != EMPTY) {
+        if (add_shared(table->shared, &entry->value, slot) < 0) {
+            return NULL;
+        }
+        Py_RETURN_NONE;
+    }
+    if (PyList_Append(table->keys, key) < 0) {
+        return NULL;
+    }
+    entry->hash = hash;
+    entry->value = (int32_t)slot;
+    entry->key_index = (uint32_t)(PyList_GET_SIZE(table->keys) - 1);
+    table->used++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *StrTable_get(StrTable *table, PyObject *key) {
+    if (!PyUnicode_Check(key)) {
+        Py_RETURN_NONE;
+    }
+    size_t length;
+    const unsigned char *data = str_bytes(key, &length);
+    TextEntry *entry = text_find(table, text_hash(data, length), data, length);
+    if (entry->value == EMPTY) {
+        Py_RETURN_NONE;
+    }
+    return entry_slots(table->shared, entry->value);
+}
+
+static Py_ssize_t StrTable_len(StrTable *table) { return table->used; }
+
+static PyMethodDef StrTable_methods[] = {
+    {"put", (PyCFunction)StrTable_put, METH_VARARGS, "put(key, slot): `slot` holds `key` too"},
+    {"get", (PyCFunction)StrTable_get, METH_O, "get(key): the slots holding key, or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods StrTable_as_sequence = {
+    .sq_length = (lenfunc)StrTable_len,
+};
+
+static PyTypeObject StrTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "shieldwall.match._lookup.StrTable",
+    .tp_doc = "str -> slots: the text tables of the match index",
+    .tp_basicsize = sizeof(StrTable),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = StrTable_new,
+    .tp_dealloc = (destructor)StrTable_dealloc,
+    .tp_methods = StrTable_methods,
+    .tp_as_sequence = &StrTable_as_sequence,
+};
+
+/* Appends a hit of `kind` if the table holds the ASCII text; the value is the
+ * table's own key. -1 on error. */
+static int probe_text(PyObject *out, Py_ssize_t position, PyObject *kind, const StrTable *table,
+                      const unsigned char *data, size_t length) {
+    const TextEntry *entry = text_find(table, text_hash(data, length), data, length);
+    if (entry->value == EMPTY) {
+        return 0;
+    }
+    PyObject *slots = entry_slots(table->shared, entry->value);
+    if (slots == NULL) {
+        return -1;
+    }
+    int failed = append_hit(out, position, kind, PyList_GET_ITEM(table->keys, entry->key_index),
+                            slots);
+    Py_DECREF(slots);
+    return failed;
+}
+
+/* Text longer than this goes to the Python route (no indexed value is as long). */
+#define TEXT_BUFFER 4096
+
 /* One (prefix, shift, table) entry of a list of CIDR tables. */
 typedef struct {
     long prefix;
@@ -570,28 +839,20 @@ static PyObject *lowered_str(const unsigned char *data, Py_ssize_t length) {
     return text;
 }
 
-/* Probes `table` for `key`; appends a hit of `kind`. -1 on error. */
-static int probe_str(PyObject *out, Py_ssize_t position, PyObject *kind, PyObject *table,
-                     PyObject *key) {
-    PyObject *slots = PyDict_GetItemWithError(table, key);
-    if (slots == NULL) {
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    return append_hit(out, position, kind, key, slots);
-}
-
 static PyObject *domain_many(PyObject *module, PyObject *args) {
-    PyObject *raws, *out, *table, *slow;
+    PyObject *raws, *out, *table_object, *slow;
     Py_ssize_t fewest_dots;
-    if (!PyArg_ParseTuple(args, "O!O!O!nO", &PyList_Type, &raws, &PyList_Type, &out, &PyDict_Type,
-                          &table, &fewest_dots, &slow)) {
+    if (!PyArg_ParseTuple(args, "O!O!O!nO", &PyList_Type, &raws, &PyList_Type, &out, &StrTableType,
+                          &table_object, &fewest_dots, &slow)) {
         return NULL;
     }
+    const StrTable *table = (const StrTable *)table_object;
+    unsigned char name[TEXT_BUFFER];
     for (Py_ssize_t position = 0; position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
         Py_ssize_t length;
         const unsigned char *data = stripped_ascii(raw, &length);
-        if (data == NULL) {
+        if (data == NULL || length > TEXT_BUFFER) {
             if (call_slow(slow, position, raw, out) < 0) {
                 return NULL;
             }
@@ -603,33 +864,25 @@ static PyObject *domain_many(PyObject *module, PyObject *args) {
         if (length == 0) {
             continue;
         }
-        PyObject *name = lowered_str(data, length);
-        if (name == NULL) {
-            return NULL;
-        }
-        int failed = probe_str(out, position, KIND_DOMAIN, table, name);
-        const unsigned char *lowered = PyUnicode_1BYTE_DATA(name);
         Py_ssize_t dots = 0;
         for (Py_ssize_t i = 0; i < length; i++) {
-            dots += lowered[i] == '.';
+            unsigned char c = data[i];
+            name[i] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+            dots += c == '.';
+        }
+        if (probe_text(out, position, KIND_DOMAIN, table, name, (size_t)length) < 0) {
+            return NULL;
         }
         /* Parents with fewer dots than any indexed name are not looked up. */
         Py_ssize_t dot = -1;
-        while (!failed && dots > fewest_dots) {
+        while (dots > fewest_dots) {
             dots--;
-            const unsigned char *next = memchr(lowered + dot + 1, '.', (size_t)(length - dot - 1));
-            dot = next - lowered;
-            PyObject *parent = ascii_str((const char *)lowered + dot + 1, length - dot - 1);
-            if (parent == NULL) {
-                failed = -1;
-                break;
+            const unsigned char *next = memchr(name + dot + 1, '.', (size_t)(length - dot - 1));
+            dot = next - name;
+            if (probe_text(out, position, KIND_DOMAIN, table, name + dot + 1,
+                           (size_t)(length - dot - 1)) < 0) {
+                return NULL;
             }
-            failed = probe_str(out, position, KIND_DOMAIN, table, parent);
-            Py_DECREF(parent);
-        }
-        Py_DECREF(name);
-        if (failed) {
-            return NULL;
         }
     }
     Py_RETURN_NONE;
@@ -701,13 +954,20 @@ static PyObject *hash_many(PyObject *module, PyObject *args) {
 }
 
 static PyObject *exact_many(PyObject *module, PyObject *args) {
-    PyObject *raws, *out, *table, *kind;
-    if (!PyArg_ParseTuple(args, "O!O!O!U", &PyList_Type, &raws, &PyList_Type, &out, &PyDict_Type,
-                          &table, &kind)) {
+    PyObject *raws, *out, *table_object, *kind;
+    if (!PyArg_ParseTuple(args, "O!O!O!U", &PyList_Type, &raws, &PyList_Type, &out, &StrTableType,
+                          &table_object, &kind)) {
         return NULL;
     }
+    const StrTable *table = (const StrTable *)table_object;
     for (Py_ssize_t position = 0; position < PyList_GET_SIZE(raws); position++) {
-        if (probe_str(out, position, kind, table, PyList_GET_ITEM(raws, position)) < 0) {
+        PyObject *raw = PyList_GET_ITEM(raws, position);
+        if (!PyUnicode_Check(raw)) {
+            continue; /* no table holds it, as a dict would say */
+        }
+        size_t length;
+        const unsigned char *data = str_bytes(raw, &length);
+        if (probe_text(out, position, kind, table, data, length) < 0) {
             return NULL;
         }
     }
@@ -715,28 +975,28 @@ static PyObject *exact_many(PyObject *module, PyObject *args) {
 }
 
 static PyObject *email_many(PyObject *module, PyObject *args) {
-    PyObject *raws, *out, *table, *kind, *slow;
-    if (!PyArg_ParseTuple(args, "O!O!O!UO", &PyList_Type, &raws, &PyList_Type, &out, &PyDict_Type,
-                          &table, &kind, &slow)) {
+    PyObject *raws, *out, *table_object, *kind, *slow;
+    if (!PyArg_ParseTuple(args, "O!O!O!UO", &PyList_Type, &raws, &PyList_Type, &out, &StrTableType,
+                          &table_object, &kind, &slow)) {
         return NULL;
     }
+    const StrTable *table = (const StrTable *)table_object;
+    unsigned char lowered[TEXT_BUFFER];
     for (Py_ssize_t position = 0; position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
         Py_ssize_t length;
         const unsigned char *data = stripped_ascii(raw, &length);
-        if (data == NULL) {
+        if (data == NULL || length > TEXT_BUFFER) {
             if (call_slow(slow, position, raw, out) < 0) {
                 return NULL;
             }
             continue;
         }
-        PyObject *value = lowered_str(data, length);
-        if (value == NULL) {
-            return NULL;
+        for (Py_ssize_t i = 0; i < length; i++) {
+            unsigned char c = data[i];
+            lowered[i] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
         }
-        int failed = probe_str(out, position, kind, table, value);
-        Py_DECREF(value);
-        if (failed < 0) {
+        if (probe_text(out, position, kind, table, lowered, (size_t)length) < 0) {
             return NULL;
         }
     }
@@ -751,16 +1011,17 @@ static int is_scheme_char(unsigned char c) {
            c == '+' || c == '.' || c == '-';
 }
 
-/* The normal form of a plain ASCII URL (see `_SIMPLE_URL` in index.py), or NULL
- * without an error for a URL the Python path must normalise. */
-static PyObject *plain_url(const unsigned char *data, Py_ssize_t length) {
+/* Writes the normal form of a plain ASCII URL (see `_SIMPLE_URL` in index.py)
+ * into `into` (room for length + 1 bytes) and returns its length, or -1 for a
+ * URL the Python route must normalise. */
+static Py_ssize_t plain_url(const unsigned char *data, Py_ssize_t length, unsigned char *into) {
     for (Py_ssize_t i = 0; i < length; i++) {
         if (is_url_control(data[i])) {
-            return NULL;
+            return -1;
         }
     }
     if (length == 0 || !((data[0] | 0x20) >= 'a' && (data[0] | 0x20) <= 'z')) {
-        return NULL;
+        return -1;
     }
     Py_ssize_t at = 1;
     while (at < length && is_scheme_char(data[at])) {
@@ -768,20 +1029,20 @@ static PyObject *plain_url(const unsigned char *data, Py_ssize_t length) {
     }
     Py_ssize_t scheme_end = at;
     if (length - at < 3 || memcmp(data + at, "://", 3) != 0) {
-        return NULL;
+        return -1;
     }
     at += 3;
     Py_ssize_t host_start = at;
     while (at < length && data[at] != '/' && data[at] != '?' && data[at] != '#') {
         unsigned char c = data[at];
         if (c == '@' || c == '[' || c == ']' || c == '\\') {
-            return NULL;
+            return -1;
         }
         at++;
     }
     Py_ssize_t host_end = at;
     if (host_end == host_start) {
-        return NULL;
+        return -1;
     }
     Py_ssize_t path_start = at;
     while (at < length && data[at] != '?' && data[at] != '#') {
@@ -796,15 +1057,6 @@ static PyObject *plain_url(const unsigned char *data, Py_ssize_t length) {
         query_end = at;
     }
     /* What follows is a fragment (anything but controls), dropped. */
-    Py_ssize_t path_length = path_end > path_start ? path_end - path_start : 1;
-    Py_ssize_t query_length = query_end - query_start;
-    Py_ssize_t total = scheme_end + 3 + (host_end - host_start) + path_length +
-                       (query_length ? 1 + query_length : 0);
-    PyObject *text = PyUnicode_New(total, 127);
-    if (text == NULL) {
-        return NULL;
-    }
-    unsigned char *into = PyUnicode_1BYTE_DATA(text);
     Py_ssize_t written = 0;
     for (Py_ssize_t i = 0; i < scheme_end; i++) {
         unsigned char c = data[i];
@@ -822,44 +1074,43 @@ static PyObject *plain_url(const unsigned char *data, Py_ssize_t length) {
     } else {
         into[written++] = '/';
     }
-    if (query_length) {
+    if (query_end > query_start) {
         into[written++] = '?';
-        memcpy(into + written, data + query_start, (size_t)query_length);
+        memcpy(into + written, data + query_start, (size_t)(query_end - query_start));
+        written += query_end - query_start;
     }
-    return text;
+    return written;
 }
 
 static PyObject *url_many(PyObject *module, PyObject *args) {
-    PyObject *raws, *out, *table, *kind, *slow;
+    PyObject *raws, *out, *table_object, *kind, *slow;
     Py_ssize_t max_length;
-    if (!PyArg_ParseTuple(args, "O!O!O!UnO", &PyList_Type, &raws, &PyList_Type, &out, &PyDict_Type,
-                          &table, &kind, &max_length, &slow)) {
+    if (!PyArg_ParseTuple(args, "O!O!O!UnO", &PyList_Type, &raws, &PyList_Type, &out, &StrTableType,
+                          &table_object, &kind, &max_length, &slow)) {
         return NULL;
     }
+    const StrTable *table = (const StrTable *)table_object;
+    unsigned char canonical[TEXT_BUFFER + 1];
     for (Py_ssize_t position = 0; position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
-        PyObject *value = NULL;
+        Py_ssize_t written = -1;
         if (PyUnicode_Check(raw) && PyUnicode_IS_ASCII(raw) &&
-            PyUnicode_GET_LENGTH(raw) <= max_length) {
-            value = plain_url(PyUnicode_1BYTE_DATA(raw), PyUnicode_GET_LENGTH(raw));
-            if (value == NULL && PyErr_Occurred()) {
-                return NULL;
-            }
+            PyUnicode_GET_LENGTH(raw) <= max_length && PyUnicode_GET_LENGTH(raw) <= TEXT_BUFFER) {
+            written = plain_url(PyUnicode_1BYTE_DATA(raw), PyUnicode_GET_LENGTH(raw), canonical);
         }
-        if (value == NULL) {
+        if (written < 0) {
             if (call_slow(slow, position, raw, out) < 0) {
                 return NULL;
             }
             continue;
         }
-        int failed = probe_str(out, position, kind, table, value);
-        Py_DECREF(value);
-        if (failed < 0) {
+        if (probe_text(out, position, kind, table, canonical, (size_t)written) < 0) {
             return NULL;
         }
     }
     Py_RETURN_NONE;
 }
+
 
 /* Whether the view may read `slot`: its marking id is readable (DEAD, 0, never is).
  * -1 with IndexError for a slot or marking the arrays do not hold yet. */
@@ -970,8 +1221,11 @@ PyMODINIT_FUNC PyInit__lookup(void) {
     if (!KIND_IPV4 || !KIND_IPV6 || !KIND_CIDR || !KIND_DOMAIN) {
         return NULL;
     }
-    if (PyType_Ready(&U32TableType) < 0) {
+    if (PyType_Ready(&U32TableType) < 0 || PyType_Ready(&StrTableType) < 0) {
         return NULL;
+    }
+    if (getentropy(&text_seed, sizeof text_seed) != 0) {
+        text_seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&text_seed;
     }
     PyObject *created = PyModule_Create(&module);
     if (created == NULL) {
@@ -980,6 +1234,12 @@ PyMODINIT_FUNC PyInit__lookup(void) {
     Py_INCREF(&U32TableType);
     if (PyModule_AddObject(created, "U32Table", (PyObject *)&U32TableType) < 0) {
         Py_DECREF(&U32TableType);
+        Py_DECREF(created);
+        return NULL;
+    }
+    Py_INCREF(&StrTableType);
+    if (PyModule_AddObject(created, "StrTable", (PyObject *)&StrTableType) < 0) {
+        Py_DECREF(&StrTableType);
         Py_DECREF(created);
         return NULL;
     }

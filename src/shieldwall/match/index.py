@@ -45,7 +45,7 @@ from shieldwall.sharing.policy import Marking, Principal, can_read
 from shieldwall.sharing.tlp import TLP, DistKind
 
 if TYPE_CHECKING:
-    from shieldwall.match._lookup import U32Table
+    from shieldwall.match._lookup import StrTable, U32Table
 
 try:
     from shieldwall.match import _lookup as _compiled
@@ -62,6 +62,12 @@ class IntTable(Protocol):
     """An integer-keyed table of slots: a dict, or the compiled `U32Table` for IPv4."""
 
     def get(self, key: int, /) -> Slots | None: ...
+
+
+class TextTable(Protocol):
+    """A text-keyed table of slots: a dict, or the compiled `StrTable`."""
+
+    def get(self, key: str, /) -> Slots | None: ...
 
 
 _HASH_KINDS = frozenset({"md5", "sha1", "sha256", "sha512"})
@@ -196,7 +202,12 @@ class MatchIndex:
         # Per IPv4 /16: does an indexed CIDR of /16 to /31 lie in it? Most
         # addresses are in none, and skip those tables' probes for one byte read.
         self._v4_narrow = bytearray(1 << 16)
-        self._text: dict[str, dict[str, Slots]] = {kind: {} for kind in _TEXT_KINDS}
+        #: Whether look-ups and views run the compiled loops.
+        self.compiled = compiled and COMPILED
+        # (`_lookup.StrTable`s when compiled: no str built per probe, a third of the memory.)
+        self._text: dict[str, TextTable] = {
+            kind: _compiled.StrTable() if self.compiled else {} for kind in _TEXT_KINDS
+        }
         self._hashes: dict[str, dict[bytes, Slots]] = {kind: {} for kind in _HASH_KINDS}
         self.pks = array("q")
         self.marking_of = array("H")
@@ -219,8 +230,6 @@ class MatchIndex:
         }
         # Normalised values need no more work, and URLs none at all.
         self._normalised_batches = {**self._batches, "url": self._exact_many("url", _same)}
-        #: Whether look-ups and views run the compiled loops.
-        self.compiled = compiled and COMPILED
         if self.compiled:
             self._use_compiled()
 
@@ -267,7 +276,7 @@ class MatchIndex:
         _compiled.ipv6_many(_as_list(raws), out, tables, slow)
 
     def _compiled_domain(self, raws: Sequence[str], out: list[Found], *, slow: Slow) -> None:
-        table = self._text["domain"]
+        table = cast("StrTable", self._text["domain"])
         _compiled.domain_many(_as_list(raws), out, table, self._fewest_dots, slow)
 
     # ------------------------------------------------------------------ building
@@ -307,17 +316,21 @@ class MatchIndex:
             if prefix not in by_prefix:
                 by_prefix[prefix] = _compiled.U32Table() if version == 4 and self.compiled else {}
                 self._prefixes[version] = sorted(by_prefix, reverse=True)
-            table = by_prefix[prefix]
-            if isinstance(table, dict):
-                _put(table, network, slot)
+            nets = by_prefix[prefix]
+            if isinstance(nets, dict):
+                _put(nets, network, slot)
             else:
-                cast("U32Table", table).put(network, slot)
+                cast("U32Table", nets).put(network, slot)
             if version == 4 and _NARROW <= prefix < 32:
                 self._v4_narrow[network >> (prefix - _NARROW)] = 1
         elif kind in _HASH_KINDS:
             _put(self._hashes[kind], bytes.fromhex(value), slot)
         elif kind in self._text:
-            _put(self._text[kind], value, slot)
+            table = self._text[kind]
+            if isinstance(table, dict):
+                _put(table, value, slot)
+            else:
+                cast("StrTable", table).put(value, slot)
             if kind == "domain":
                 self._fewest_dots = min(self._fewest_dots, value.count("."))
 
