@@ -1,4 +1,5 @@
-"""The one compiled part of shieldwall: the match index's batch look-ups (see _lookup.c).
+"""The compiled parts of shieldwall: the match index's batch look-ups (see _lookup.c)
+and the scan's block reader (_extract.c).
 
 Optional: without a C compiler the package installs and matching uses the
 pure-Python path of the same look-ups (slower; `tests/match` checks that CI
@@ -14,6 +15,12 @@ setup(
             sources=["src/shieldwall/match/_lookup.c"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
-        )
+        ),
+        Extension(
+            "shieldwall.match._extract",
+            sources=["src/shieldwall/match/_extract.c"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
     ]
 )
