@@ -857,19 +857,6 @@ static const unsigned char *stripped_ascii(PyObject *raw, Py_ssize_t *length) {
     return data + start;
 }
 
-static PyObject *lowered_str(const unsigned char *data, Py_ssize_t length) {
-    PyObject *text = PyUnicode_New(length, 127);
-    if (text == NULL) {
-        return NULL;
-    }
-    unsigned char *into = PyUnicode_1BYTE_DATA(text);
-    for (Py_ssize_t i = 0; i < length; i++) {
-        unsigned char c = data[i];
-        into[i] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-    }
-    return text;
-}
-
 static PyObject *domain_many(PyObject *module, PyObject *args) {
     PyObject *raws, *out, *table_object, *slow;
     Py_ssize_t fewest_dots;
@@ -927,13 +914,15 @@ static int hex_digit(unsigned char c) {
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
+/* Hashes are keyed by their lower-case hex text in a StrTable. */
 static PyObject *hash_many(PyObject *module, PyObject *args) {
-    PyObject *raws, *out, *table, *kind, *slow;
-    if (!PyArg_ParseTuple(args, "O!O!O!UO", &PyList_Type, &raws, &PyList_Type, &out, &PyDict_Type,
-                          &table, &kind, &slow)) {
+    PyObject *raws, *out, *table_object, *kind, *slow;
+    if (!PyArg_ParseTuple(args, "O!O!O!UO", &PyList_Type, &raws, &PyList_Type, &out, &StrTableType,
+                          &table_object, &kind, &slow)) {
         return NULL;
     }
-    unsigned char digest[64];
+    const StrTable *table = (const StrTable *)table_object;
+    unsigned char lowered[128];
     for (Py_ssize_t position = 0; position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
         Py_ssize_t length = -1;
@@ -943,41 +932,19 @@ static PyObject *hash_many(PyObject *module, PyObject *args) {
             length = PyUnicode_GET_LENGTH(raw);
         }
         int plain = data != NULL && length % 2 == 0 && length <= 128;
-        int upper = 0;
-        for (Py_ssize_t i = 0; plain && i < length; i += 2) {
-            int high = hex_digit(data[i]), low = hex_digit(data[i + 1]);
-            if (high < 0 || low < 0) {
+        for (Py_ssize_t i = 0; plain && i < length; i++) {
+            if (hex_digit(data[i]) < 0) {
                 plain = 0;
-                break;
             }
-            upper |= (data[i] >= 'A' && data[i] <= 'F') | (data[i + 1] >= 'A' && data[i + 1] <= 'F');
-            digest[i / 2] = (unsigned char)(high << 4 | low);
+            lowered[i] = (data[i] >= 'A' && data[i] <= 'F') ? (unsigned char)(data[i] + 32) : data[i];
         }
-        if (!plain) {  /* white space, odd length, not hex: bytes.fromhex decides */
+        if (!plain) { /* white space, odd length, not hex: bytes.fromhex decides */
             if (call_slow(slow, position, raw, out) < 0) {
                 return NULL;
             }
             continue;
         }
-        PyObject *key = PyBytes_FromStringAndSize((const char *)digest, length / 2);
-        if (key == NULL) {
-            return NULL;
-        }
-        PyObject *slots = PyDict_GetItemWithError(table, key);
-        Py_DECREF(key);
-        if (slots == NULL) {
-            if (PyErr_Occurred()) {
-                return NULL;
-            }
-            continue;
-        }
-        PyObject *value = upper ? lowered_str(data, length) : (Py_INCREF(raw), raw);
-        if (value == NULL) {
-            return NULL;
-        }
-        int failed = append_hit(out, position, kind, value, slots);
-        Py_DECREF(value);
-        if (failed < 0) {
+        if (probe_text(out, position, kind, table, lowered, (size_t)length) < 0) {
             return NULL;
         }
     }

@@ -208,7 +208,11 @@ class MatchIndex:
         self._text: dict[str, TextTable] = {
             kind: _compiled.StrTable() if self.compiled else {} for kind in _TEXT_KINDS
         }
-        self._hashes: dict[str, dict[bytes, Slots]] = {kind: {} for kind in _HASH_KINDS}
+        # Hashes by their bytes in dicts (half the size of the text); compiled,
+        # by their lower-case hex text in `StrTable`s (no bytes object per probe).
+        self._hashes: dict[str, dict[bytes, Slots] | StrTable] = {
+            kind: _compiled.StrTable() if self.compiled else {} for kind in _HASH_KINDS
+        }
         self.pks = array("q")
         self.marking_of = array("H")
         # Marking ids index this list; id 0 (`DEAD`) is no marking.
@@ -324,7 +328,12 @@ class MatchIndex:
             if version == 4 and _NARROW <= prefix < 32:
                 self._v4_narrow[network >> (prefix - _NARROW)] = 1
         elif kind in _HASH_KINDS:
-            _put(self._hashes[kind], bytes.fromhex(value), slot)
+            digest = bytes.fromhex(value)
+            hashes = self._hashes[kind]
+            if isinstance(hashes, dict):
+                _put(hashes, digest, slot)
+            else:
+                hashes.put(digest.hex(), slot)
         elif kind in self._text:
             table = self._text[kind]
             if isinstance(table, dict):
@@ -495,7 +504,10 @@ class MatchIndex:
                 dot = name.find(".", dot + 1)
 
     def _hash_many(self, kind: str) -> Batch:
-        get = self._hashes[kind].get
+        hashes = self._hashes[kind]
+        get: Callable[[bytes], Slots | None] = (
+            hashes.get if isinstance(hashes, dict) else lambda digest: hashes.get(digest.hex())
+        )
 
         def lookup_hashes(raws: Sequence[str], out: list[Found]) -> None:
             from_hex = bytes.fromhex
