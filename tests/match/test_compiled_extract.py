@@ -41,14 +41,18 @@ def compiled_read(data: bytes) -> Block:
     return read_block(data)
 
 
-def assert_same(data: bytes) -> Block:
+def assert_same(data: bytes) -> dict[str, dict[str, int]]:
+    """Compares the two readers on `data`; kind -> value -> occurrences."""
     compiled, python = compiled_read(data), read_block_python(data)
     assert compiled.lines == python.lines
     assert compiled.urls == python.urls
-    assert compiled.counts.keys() == python.counts.keys()
-    for kind, values in python.counts.items():
-        assert compiled.counts[kind] == values, kind
-    return python
+    for block in (compiled, python):
+        assert block.values.keys() == block.counts.keys()
+        for kind, values in block.values.items():
+            assert len(set(values)) == len(values) == len(block.counts[kind]) > 0, kind
+    counted = python.counted()
+    assert compiled.counted() == counted
+    return counted
 
 
 def assert_same_blocks(log: bytes, size: int = 1 << 18) -> None:
@@ -67,12 +71,12 @@ def test_the_bench_logs_read_the_same() -> None:
     log = bench_log(kept, 5, 30_000)
     assert_same_blocks(log)
     # Not only agreement: the values are there (a reader that found nothing would agree).
-    block = assert_same(log)
-    assert block.lines == 30_000
+    counted = assert_same(log)
+    assert read_block(log).lines == 30_000
     # Two addresses a line, but one in the web lines (every fifth), whose URL has a name.
-    assert sum(block.counts["ipv4"].values()) == 30_000 * 2 - 30_000 // 5
-    assert len(block.counts["url"]) == len(block.urls) > 5000
-    assert sum(block.counts["domain"].values()) == 30_000 // 5
+    assert sum(counted["ipv4"].values()) == 30_000 * 2 - 30_000 // 5
+    assert len(counted["url"]) == len(read_block(log).urls) > 5000
+    assert sum(counted["domain"].values()) == 30_000 // 5
 
 
 @pytest.mark.shared_data
@@ -83,7 +87,7 @@ def test_the_mixed_logs_of_real_addresses_read_the_same(shared_data: Path) -> No
     benign = random_public_addresses(rng, 2000, set(listed))
     log, written = mixed_log(rng, listed[:200], benign, 20_000)
     assert_same_blocks(log)
-    counts = assert_same(log).counts["ipv4"]
+    counts = assert_same(log)["ipv4"]
     assert {address: counts[address] for address in written} == dict(written)
 
 
@@ -95,7 +99,7 @@ def test_the_shared_data_files_read_the_same(shared_data: Path) -> None:
     for path in files:
         data = path.read_bytes()
         assert_same_blocks(data)
-        seen.update(assert_same(data + b"\n").counts)
+        seen.update(assert_same(data + b"\n"))
     assert {"ipv4", "domain", "url", "md5", "sha1", "sha256", "email"} <= seen
 
 
@@ -159,13 +163,23 @@ def test_random_bytes_read_the_same(data: bytes) -> None:
 
 def test_values_read_from_several_tokens_add_up() -> None:
     # Three tokens, one address; one occurrence each (counts shared as small ints).
-    block = assert_same(b"1.2.3.4 1.2.3.4:80 1.2.3.4.\nhttp://1.2.3.4/x 1.2.3.4\n")
-    assert block.counts["ipv4"] == {"1.2.3.4": 5}
-    assert block.counts["url"] == {"http://1.2.3.4/x": 1}
-    block = assert_same(b"hxxp://a.example/ http://a.example/ http://a.example/ A.example\n")
-    assert block.counts["url"] == {"http://a.example/": 3}
-    assert block.counts["domain"] == {"a.example": 3, "A.example": 1}
-    assert block.urls == {b"hxxp://a.example/": 1, b"http://a.example/": 2}
+    counted = assert_same(b"1.2.3.4 1.2.3.4:80 1.2.3.4.\nhttp://1.2.3.4/x 1.2.3.4\n")
+    assert counted == {"ipv4": {"1.2.3.4": 5}, "url": {"http://1.2.3.4/x": 1}}
+    log = b"hxxp://a.example/ http://a.example/ http://a.example/ A.example\n"
+    assert assert_same(log) == {
+        "url": {"http://a.example/": 3},
+        "domain": {"a.example": 3, "A.example": 1},
+    }
+    assert read_block(log).urls == {b"hxxp://a.example/": 1, b"http://a.example/": 2}
+    # Hash values in lower case, whatever case they are read in.
+    log = b"D41D8CD98F00B204E9800998ECF8427E,d41d8cd98f00b204e9800998ecf8427e\n"
+    assert assert_same(log) == {"md5": {"d41d8cd98f00b204e9800998ecf8427e": 2}}
+    # A URL the compiled reader leaves to Python adds to the values it read itself.
+    log = "http://a.example/\u00e9 a.example http://A.example/ x\n".encode()
+    assert assert_same(log) == {
+        "url": {"http://a.example/\u00e9": 1, "http://A.example/": 1},
+        "domain": {"a.example": 3},
+    }
 
 
 def test_a_block_crafted_to_collide_goes_to_the_python_reader(

@@ -1,38 +1,42 @@
 /* The observables of a block of log lines (shieldwall/match/extract.py) in C.
  *
- * Why C: the Python path tokenises with bytes.translate/split, de-duplicates
- * with a set, joins the distinct tokens and runs one big regular expression
- * over them, finds URLs with a second one, and counts occurrences in a last
- * pass over every token; each step is C, but between them every token becomes
- * a bytes object, is hashed with SipHash several times and is walked by the
- * regex engine's generic loop (measured: ~10 us a log line in all, where
+ * Why C: the Python reader tokenises with bytes.translate/split, de-duplicates
+ * with a Counter, joins the distinct tokens and runs one big regular
+ * expression over them, finds URLs with a second one and sums the counts per
+ * value in Python; each step is C, but between them every token becomes a
+ * bytes object, is hashed with SipHash more than once and is walked by the
+ * regex engine's generic loop (measured: ~7-10 us a log line in all, where
  * issue 6 asks for 300,000 lines per CPU-second, 3.3 us a line). Here one
- * pass cuts the block at the delimiters and counts each distinct token in a C
- * hash table (no object per token), a second finds the URLs, and hand-written
- * matchers classify each distinct token once. Python objects are made only
- * for what the caller needs: each value read (as a str), each distinct URL.
+ * pass cuts the block at the delimiters, classifies each token that may be a
+ * value with hand-written matchers and counts the value in a C hash table; a
+ * second pass finds the URLs, counted the same way, and adds their values and
+ * hosts. No Python object is made per token: only one str per distinct value,
+ * one bytes per distinct URL.
  *
- * `read_block(data, max_collisions)` returns `(lines, counts, urls, foreign)`:
+ * `read_block(data, max_collisions)` returns `(lines, values, counts, urls, foreign)`:
  *   lines   the number of line ends in `data`;
- *   counts  {kind: {value: occurrences}}, tokens and URLs (with their hosts) together;
+ *   values  {kind: [distinct value, ...]}, from tokens and URLs (with their hosts);
+ *   counts  {kind: [occurrences of each value, in the same order]};
  *   urls    {distinct URL as read: occurrences};
  *   foreign the URLs with a non-ASCII byte, whose observables (the URL and its
- *           host, from the text decoded as UTF-8) Python adds: decoding with
- *           replacement and Unicode digits stay with one implementation;
+ *           host, from the text decoded as UTF-8) are left to Python: decoding
+ *           with replacement and Unicode digits keep one implementation;
  * or None when the hash tables needed more than `max_collisions` extra probes
- * (a crafted block: the caller then takes the Python path, so a scan's cost
- * stays linear in its input whatever the log holds).
+ * (a block crafted to collide: the caller reads it in Python, so a scan's cost
+ * stays linear in its input whatever the log holds), or when the block or a
+ * value is too large for the tables' 32-bit offsets.
  *
  * Every matcher below is the regular expression of extract.py it names,
  * written as the deterministic parse those expressions allow (tokens hold no
  * delimiter, so e.g. the `\[` and `\]` of the IPv6 expression never match);
- * tests/match/test_compiled_extract.py compares the two on generated, real and
- * random logs.
+ * tests/match/test_compiled_extract.py compares the two readers on generated,
+ * real and random logs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
 
 enum { K_IPV4, K_IPV6, K_DOMAIN, K_MD5, K_SHA1, K_SHA256, K_SHA512, K_EMAIL, K_URL, K_COUNT };
 static const char *const KIND_NAMES[K_COUNT] = {"ipv4",   "ipv6",   "domain", "md5", "sha1",
@@ -99,265 +103,6 @@ static void init_classes(void) {
 static int is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
 
 static unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c | 0x20 : c; }
-
-/* ------------------------------------------------------------------ hash tables */
-
-/* Keyed per process (os.urandom at import): a log cannot aim at one layout. */
-static uint64_t seed;
-
-static inline uint64_t mix(uint64_t h) {
-    h ^= h >> 31;
-    h *= 0x9e3779b97f4a7c15ULL;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
-    return h;
-}
-
-/* Eight bytes a step: tokens are short, a byte-at-a-time hash would cost more than the probe. */
-static uint32_t hash_bytes(const unsigned char *data, size_t length) {
-    uint64_t h = seed ^ (uint64_t)length;
-    while (length >= 8) {
-        uint64_t word;
-        memcpy(&word, data, 8);
-        h = mix(h ^ word);
-        data += 8;
-        length -= 8;
-    }
-    uint64_t tail = 0;
-    memcpy(&tail, data, length);
-    h = mix(h ^ tail ^ 0x5bd1e9955bd1e995ULL);
-    return (uint32_t)(h ^ (h >> 32));
-}
-
-/* A slice of the block and how often it occurs; 16 bytes, so a 4 MiB block's
- * ~150,000 distinct tokens fit in a few MiB of cache-friendly slots. */
-typedef struct {
-    uint32_t hash;
-    uint32_t start;
-    uint32_t length;
-    uint32_t count; /* 0: an empty slot */
-} Entry;
-
-typedef struct {
-    Entry *slots;
-    size_t mask;
-    size_t used;
-    size_t collisions; /* extra probes so far, against the caller's budget */
-} Table;
-
-/* The slots of a finished block's table, kept for the next block (taken and given
- * back with the GIL held): the fresh pages of a new multi-MiB table cost a page
- * fault each (measured: 12% of the reader's time went to the kernel clearing
- * pages). One per table; at most a few MiB, the size of the largest block's. */
-typedef struct {
-    Entry *slots;
-    size_t capacity;
-} Spare;
-static Spare spare_tokens, spare_urls;
-
-static int table_init(Table *table, size_t wanted, Spare *spare) {
-    size_t capacity = 1024;
-    while (capacity < wanted) {
-        capacity <<= 1;
-    }
-    /* A spare up to 4 times too large is cheaper to clear than new pages are to fault. */
-    if (spare->slots != NULL && spare->capacity >= capacity && spare->capacity <= 4 * capacity) {
-        capacity = spare->capacity;
-        table->slots = spare->slots;
-        spare->slots = NULL;
-        memset(table->slots, 0, capacity * sizeof(Entry));
-    } else {
-        table->slots = PyMem_RawCalloc(capacity, sizeof(Entry));
-    }
-    table->mask = capacity - 1;
-    table->used = 0;
-    table->collisions = 0;
-    return table->slots == NULL ? -1 : 0;
-}
-
-/* Keeps the larger of the table's slots and the spare for the next block. */
-static void table_release(Table *table, Spare *spare) {
-    if (table->slots == NULL) {
-        return;
-    }
-    if (spare->slots == NULL || spare->capacity < table->mask + 1) {
-        PyMem_RawFree(spare->slots);
-        spare->slots = table->slots;
-        spare->capacity = table->mask + 1;
-    } else {
-        PyMem_RawFree(table->slots);
-    }
-    table->slots = NULL;
-}
-
-static int table_grow(Table *table) {
-    size_t capacity = (table->mask + 1) * 2;
-    Entry *slots = PyMem_RawCalloc(capacity, sizeof(Entry));
-    if (slots == NULL) {
-        return -1;
-    }
-    size_t mask = capacity - 1;
-    for (size_t at = 0; at <= table->mask; at++) {
-        Entry *entry = &table->slots[at];
-        if (entry->count) {
-            size_t to = entry->hash & mask;
-            while (slots[to].count) {
-                to = (to + 1) & mask;
-            }
-            slots[to] = *entry;
-        }
-    }
-    PyMem_RawFree(table->slots);
-    table->slots = slots;
-    table->mask = mask;
-    return 0;
-}
-
-/* Counts one occurrence of data[start:start+length]: 0, or -1 out of memory. */
-static int table_add(Table *table, const unsigned char *data, uint32_t start, uint32_t length) {
-    uint32_t hash = hash_bytes(data + start, length);
-    size_t at = hash & table->mask;
-    for (;;) {
-        Entry *entry = &table->slots[at];
-        if (entry->count == 0) {
-            entry->hash = hash;
-            entry->start = start;
-            entry->length = length;
-            entry->count = 1;
-            /* Linear probing stays short below half full. */
-            if (++table->used * 2 > table->mask + 1) {
-                return table_grow(table);
-            }
-            return 0;
-        }
-        if (entry->hash == hash && entry->length == length &&
-            memcmp(data + entry->start, data + start, length) == 0) {
-            entry->count++;
-            return 0;
-        }
-        table->collisions++;
-        at = (at + 1) & table->mask;
-    }
-}
-
-/* ------------------------------------------------------------------ the passes */
-
-typedef struct {
-    Table tokens;
-    Table urls;
-    Py_ssize_t lines;
-} Found;
-
-/* Whether a token may be a value: every kind but a hash has a dot (IPv4, a domain, an
- * e-mail address) or is IPv6 (hex digits and at least two colons, else neither `::`
- * nor eight groups); a hash has one of four lengths. Most tokens of a log are none
- * of these (words, numbers, ports, `key:value`, dates): leaving them out of the
- * table saves their probe, a cache miss for a token seen once (measured: the
- * table took 30% of the reader's time when every token went in). */
-static int may_be_value(const unsigned char *token, size_t length, unsigned any, unsigned all) {
-    if (any & C_DOT) {
-        return 1;
-    }
-    if (length == 32 || length == 40 || length == 64 || length == 128) {
-        return 1;
-    }
-    if ((all & C_IPV6) && (any & C_COLON)) {
-        const unsigned char *colon = memchr(token, ':', length);
-        return memchr(colon + 1, ':', length - (size_t)(colon + 1 - token)) != NULL;
-    }
-    return 0;
-}
-
-/* Tokens at the delimiters of extract._TO_SPACE plus white space: those that may be
- * a value are counted. */
-static int find_tokens(const unsigned char *data, size_t size, Found *found, size_t budget) {
-    size_t at = 0;
-    while (at < size) {
-        unsigned char c = data[at];
-        if (IS(c, C_DELIM)) {
-            found->lines += c == '\n';
-            at++;
-            continue;
-        }
-        size_t start = at;
-        unsigned any = 0, all = 0xffff;
-        for (; at < size; at++) {
-            unsigned flags = classes[data[at]];
-            if (flags & C_DELIM) {
-                break;
-            }
-            any |= flags;
-            all &= flags;
-        }
-        if (!may_be_value(data + start, at - start, any, all)) {
-            continue;
-        }
-        if (table_add(&found->tokens, data, (uint32_t)start, (uint32_t)(at - start)) < 0) {
-            return -1;
-        }
-        if (found->tokens.collisions > budget) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static const struct {
-    const char *name;
-    size_t length;
-} SCHEMES[] = {{"https", 5}, {"hxxps", 5}, {"http", 4}, {"hxxp", 4}, {"ftp", 3}};
-
-/* extract._URL's matches, non-overlapping, through extract._with_scheme. */
-static int find_urls(const unsigned char *data, size_t size, Found *found, size_t budget) {
-    size_t cursor = 0;
-    while (cursor < size) {
-        const unsigned char *colon = memchr(data + cursor, ':', size - cursor);
-        if (colon == NULL) {
-            break;
-        }
-        size_t start = (size_t)(colon - data);
-        if (start + 2 >= size || data[start + 1] != '/' || data[start + 2] != '/') {
-            cursor = start + 1;
-            continue;
-        }
-        size_t end = start + 3;
-        while (end < size && !IS(data[end], C_URL_STOP)) {
-            end++;
-        }
-        if (end == start + 3) { /* `://` then nothing: the regex tries the next position */
-            cursor = start + 1;
-            continue;
-        }
-        cursor = end;
-        for (size_t s = 0; s < sizeof SCHEMES / sizeof SCHEMES[0]; s++) {
-            size_t length = SCHEMES[s].length;
-            if (start < length) {
-                continue;
-            }
-            size_t cut = start - length, i = 0;
-            while (i < length && lower(data[cut + i]) == (unsigned char)SCHEMES[s].name[i]) {
-                i++;
-            }
-            if (i < length || (cut > 0 && is_alpha(data[cut - 1]))) {
-                continue;
-            }
-            /* rstrip(".,;:)]}"), never into the `//` */
-            size_t last = end;
-            while (last > start + 3 && IS(data[last - 1], C_TRAILING)) {
-                last--;
-            }
-            if (table_add(&found->urls, data, (uint32_t)cut, (uint32_t)(last - cut)) < 0) {
-                return -1;
-            }
-            if (found->urls.collisions > budget) {
-                return 1;
-            }
-            break;
-        }
-    }
-    return 0;
-}
 
 /* ------------------------------------------------------------------ matchers */
 
@@ -564,100 +309,407 @@ static int classify(const unsigned char *t, size_t n, size_t *value) {
     return -1;
 }
 
-/* ------------------------------------------------------------------ results */
+/* ------------------------------------------------------------------ hash tables */
 
-static PyObject *ascii_str(const unsigned char *data, size_t length) {
-    PyObject *text = PyUnicode_New((Py_ssize_t)length, 127);
-    if (text != NULL) {
-        memcpy(PyUnicode_1BYTE_DATA(text), data, length);
-    }
-    return text;
+/* Keyed per process (os.urandom at import): a log cannot aim at one layout. */
+static uint64_t seed;
+
+static inline uint64_t mix(uint64_t h) {
+    h ^= h >> 31;
+    h *= 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h;
 }
 
-static PyObject *lower_str(const unsigned char *data, size_t length) {
-    PyObject *text = PyUnicode_New((Py_ssize_t)length, 127);
-    if (text != NULL) {
-        Py_UCS1 *out = PyUnicode_1BYTE_DATA(text);
-        for (size_t at = 0; at < length; at++) {
-            out[at] = lower(data[at]);
+static inline uint64_t load64(const unsigned char *data) {
+    uint64_t word;
+    memcpy(&word, data, 8);
+    return word;
+}
+
+static inline uint64_t load32(const unsigned char *data) {
+    uint32_t word;
+    memcpy(&word, data, 4);
+    return word;
+}
+
+/* Eight bytes a step: values are short, a byte-at-a-time hash would cost more than the
+ * probe. The last bytes are read with fixed-size loads that may overlap bytes already
+ * read (the length is hashed too, so no two keys read alike): a memcpy of a variable
+ * length was a libc call per value (measured: 18% of the reader's time). */
+static uint32_t hash_bytes(const unsigned char *data, size_t length, uint64_t key) {
+    uint64_t h = seed ^ (key << 56) ^ (uint64_t)length;
+    if (length >= 8) {
+        const unsigned char *last = data + length - 8;
+        for (; data < last; data += 8) {
+            h = mix(h ^ load64(data));
+        }
+        h = mix(h ^ load64(last));
+    } else if (length >= 4) {
+        h = mix(h ^ load32(data) ^ load32(data + length - 4) << 32);
+    } else if (length > 0) {
+        h = mix(h ^ data[0] ^ (uint64_t)data[length / 2] << 8 ^ (uint64_t)data[length - 1] << 16);
+    } else {
+        h = mix(h);
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* A value (or a URL) and how often it occurs; 16 bytes, so a 4 MiB block's ~100,000
+ * distinct values fit in a few MiB of cache-friendly slots. The bytes are a slice
+ * of the block, or of the arena when the value is not (a hash or host in lower
+ * case, `hxxp` read as `http`). */
+typedef struct {
+    uint32_t hash;
+    uint32_t start;
+    uint32_t meta; /* the length (LENGTH_BITS), the kind, IN_ARENA */
+    uint32_t count; /* 0: an empty slot */
+} Entry;
+
+#define LENGTH_BITS 26
+#define MAX_LENGTH ((1u << LENGTH_BITS) - 1)
+#define KIND_SHIFT LENGTH_BITS
+#define IN_ARENA (1u << 31)
+#define LENGTH(meta) ((meta) & MAX_LENGTH)
+#define KIND(meta) (((meta) >> KIND_SHIFT) & 15u)
+
+typedef struct {
+    Entry *slots;
+    size_t mask;
+    size_t used;
+} Table;
+
+/* The slots of a finished block's table, kept for the next block (taken and given
+ * back with the GIL held): the fresh pages of a new multi-MiB table cost a page
+ * fault each (measured: 12% of the reader's time went to the kernel clearing
+ * pages). One per table; at most a few MiB, the size of the largest block's. */
+typedef struct {
+    Entry *slots;
+    size_t capacity;
+} Spare;
+static Spare spare_values, spare_urls;
+
+static int table_init(Table *table, size_t wanted, Spare *spare) {
+    size_t capacity = 1024;
+    while (capacity < wanted) {
+        capacity <<= 1;
+    }
+    /* A spare up to 4 times too large is cheaper to clear than new pages are to fault. */
+    if (spare->slots != NULL && spare->capacity >= capacity && spare->capacity <= 4 * capacity) {
+        capacity = spare->capacity;
+        table->slots = spare->slots;
+        spare->slots = NULL;
+        memset(table->slots, 0, capacity * sizeof(Entry));
+    } else {
+        table->slots = PyMem_RawCalloc(capacity, sizeof(Entry));
+    }
+    table->mask = capacity - 1;
+    table->used = 0;
+    return table->slots == NULL ? -1 : 0;
+}
+
+/* Keeps the larger of the table's slots and the spare for the next block. */
+static void table_release(Table *table, Spare *spare) {
+    if (table->slots == NULL) {
+        return;
+    }
+    if (spare->slots == NULL || spare->capacity < table->mask + 1) {
+        PyMem_RawFree(spare->slots);
+        spare->slots = table->slots;
+        spare->capacity = table->mask + 1;
+    } else {
+        PyMem_RawFree(table->slots);
+    }
+    table->slots = NULL;
+}
+
+static int table_grow(Table *table) {
+    size_t capacity = (table->mask + 1) * 2;
+    Entry *slots = PyMem_RawCalloc(capacity, sizeof(Entry));
+    if (slots == NULL) {
+        return -1;
+    }
+    size_t mask = capacity - 1;
+    for (size_t at = 0; at <= table->mask; at++) {
+        Entry *entry = &table->slots[at];
+        if (entry->count) {
+            size_t to = entry->hash & mask;
+            while (slots[to].count) {
+                to = (to + 1) & mask;
+            }
+            slots[to] = *entry;
         }
     }
-    return text;
+    PyMem_RawFree(table->slots);
+    table->slots = slots;
+    table->mask = mask;
+    return 0;
 }
 
-/* counts[kind][value] += count; steals `value` (which may be NULL: an error already set). */
-static int add_count(PyObject **counts, int kind, PyObject *value, uint32_t count) {
-    if (value == NULL) {
-        return -1;
-    }
-    if (counts[kind] == NULL && (counts[kind] = PyDict_New()) == NULL) {
-        Py_DECREF(value);
-        return -1;
-    }
-    PyObject *number = PyLong_FromUnsignedLong(count);
-    if (number == NULL) {
-        Py_DECREF(value);
-        return -1;
-    }
-    /* One probe for a new value (the common case); a value seen before is summed. The
-     * dictionary's size tells which (not `held == number`: small ints are shared). */
-    Py_ssize_t before = PyDict_GET_SIZE(counts[kind]);
-    PyObject *held = PyDict_SetDefault(counts[kind], value, number);
-    int failed = held == NULL;
-    if (held != NULL && PyDict_GET_SIZE(counts[kind]) == before) {
-        PyObject *total = PyNumber_Add(held, number);
-        failed = total == NULL || PyDict_SetItem(counts[kind], value, total) < 0;
-        Py_XDECREF(total);
-    }
-    Py_DECREF(number);
-    Py_DECREF(value);
-    return failed ? -1 : 0;
+/* ------------------------------------------------------------------ the passes */
+
+typedef struct {
+    const unsigned char *data;
+    size_t size;
+    Table values;
+    Table urls;
+    unsigned char *arena; /* the bytes of values that are no slice of the block */
+    size_t arena_used, arena_size;
+    size_t collisions, budget; /* extra probes so far, and how many the caller allows */
+    Py_ssize_t lines;
+} Found;
+
+/* Status of the passes: go on, out of memory, or leave the block to Python. */
+enum { OK = 0, NO_MEMORY = -1, TO_PYTHON = 1 };
+
+static const unsigned char *bytes_of(const Found *found, uint32_t start, uint32_t meta) {
+    return (meta & IN_ARENA ? found->arena : found->data) + start;
 }
 
-static int add_tokens(const unsigned char *data, Table *tokens, PyObject **counts) {
-    for (size_t at = 0; at <= tokens->mask; at++) {
-        Entry *entry = &tokens->slots[at];
+/* Adds `count` to the key (bytes at `start`, length and kind in `meta`); *added
+ * tells whether it was new. */
+static int table_add(Found *found, Table *table, uint32_t start, uint32_t meta, uint32_t count,
+                     int *added) {
+    const unsigned char *key = bytes_of(found, start, meta);
+    uint32_t length = LENGTH(meta);
+    uint32_t hash = hash_bytes(key, length, KIND(meta));
+    size_t at = hash & table->mask;
+    for (;;) {
+        Entry *entry = &table->slots[at];
         if (entry->count == 0) {
-            continue;
+            entry->hash = hash;
+            entry->start = start;
+            entry->meta = meta;
+            entry->count = count;
+            *added = 1;
+            /* Linear probing stays short below half full. */
+            if (++table->used * 2 > table->mask + 1 && table_grow(table) < 0) {
+                return NO_MEMORY;
+            }
+            return OK;
         }
-        const unsigned char *token = data + entry->start;
-        size_t length;
-        int kind = classify(token, entry->length, &length);
-        if (kind < 0) {
-            continue;
+        if (entry->hash == hash && (entry->meta & ~IN_ARENA) == (meta & ~IN_ARENA) &&
+            memcmp(bytes_of(found, entry->start, entry->meta), key, length) == 0) {
+            /* Counts stay below 2**32: a block is smaller than 4 GiB. */
+            entry->count += count;
+            *added = 0;
+            return OK;
         }
-        /* Hash values are read in lower case (extract.py: `raw.decode().lower()`). */
-        PyObject *value = kind >= K_MD5 && kind <= K_SHA512 ? lower_str(token, length)
-                                                            : ascii_str(token, length);
-        if (add_count(counts, kind, value, entry->count) < 0) {
-            return -1;
+        if (++found->collisions > found->budget) {
+            return TO_PYTHON;
         }
+        at = (at + 1) & table->mask;
+    }
+}
+
+/* Room for `length` more bytes at the arena's end (offsets stay 32-bit). */
+static int arena_reserve(Found *found, size_t length) {
+    if (found->arena_used + length <= found->arena_size) {
+        return OK;
+    }
+    size_t size = (found->arena_size + length) * 2;
+    if (size > UINT32_MAX) {
+        return TO_PYTHON;
+    }
+    unsigned char *arena = PyMem_RawRealloc(found->arena, size);
+    if (arena == NULL) {
+        return NO_MEMORY;
+    }
+    found->arena = arena;
+    found->arena_size = size;
+    return OK;
+}
+
+/* Counts the value just written at the arena's end; it stays there if it is new. */
+static int add_arena_value(Found *found, int kind, size_t length, uint32_t count) {
+    uint32_t meta = (uint32_t)length | (uint32_t)kind << KIND_SHIFT | IN_ARENA;
+    int added;
+    int status =
+        table_add(found, &found->values, (uint32_t)found->arena_used, meta, count, &added);
+    if (status == OK && added) {
+        found->arena_used += length;
+    }
+    return status;
+}
+
+/* Counts a value that is a slice of the block (or, `lowered`, that slice in lower case). */
+static int add_value(Found *found, int kind, size_t start, size_t length, uint32_t count,
+                     int lowered) {
+    if (length > MAX_LENGTH) {
+        return TO_PYTHON;
+    }
+    const unsigned char *value = found->data + start;
+    size_t upper = 0;
+    while (lowered && upper < length && !(value[upper] >= 'A' && value[upper] <= 'Z')) {
+        upper++;
+    }
+    if (!lowered || upper == length) { /* already as it is read: the slice itself */
+        uint32_t meta = (uint32_t)length | (uint32_t)kind << KIND_SHIFT;
+        int added;
+        return table_add(found, &found->values, (uint32_t)start, meta, count, &added);
+    }
+    int status = arena_reserve(found, length);
+    if (status != OK) {
+        return status;
+    }
+    unsigned char *copy = found->arena + found->arena_used;
+    for (size_t at = 0; at < length; at++) {
+        copy[at] = lower(value[at]);
+    }
+    return add_arena_value(found, kind, length, count);
+}
+
+/* Whether a token may be a value: every kind but a hash has a dot (IPv4, a domain, an
+ * e-mail address) or is IPv6 (hex digits and at least two colons, else neither `::`
+ * nor eight groups); a hash has one of four lengths. Most tokens of a log are none
+ * of these (words, numbers, ports, `key:value`, dates): skipping the matchers for
+ * them is most of what makes this pass fast. */
+static int may_be_value(const unsigned char *token, size_t length, unsigned any, unsigned all) {
+    if (any & C_DOT) {
+        return 1;
+    }
+    if (length == 32 || length == 40 || length == 64 || length == 128) {
+        return 1;
+    }
+    if ((all & C_IPV6) && (any & C_COLON)) {
+        const unsigned char *colon = memchr(token, ':', length);
+        return memchr(colon + 1, ':', length - (size_t)(colon + 1 - token)) != NULL;
     }
     return 0;
 }
 
-/* extract.url_host for an ASCII URL; its value and kind, or 0 when it has no host. */
-static int add_url_host(const unsigned char *url, size_t length, PyObject **counts,
-                        uint32_t count) {
-    const unsigned char *colon = memchr(url, ':', length); /* the scheme's: `://` follows */
-    size_t start = (size_t)(colon - url) + 3, end = start;
-    while (end < length && url[end] != '/' && url[end] != '?' && url[end] != '#') {
+/* Tokens at the delimiters of extract._TO_SPACE plus white space, each value counted.
+ * A token is classified at each occurrence rather than once per distinct token:
+ * most tokens that may be values are, and a table of tokens cost a cache miss
+ * per new token on top of the miss on its value (measured: 0.3 us a line). */
+static int find_tokens(Found *found) {
+    const unsigned char *data = found->data;
+    size_t size = found->size, at = 0;
+    while (at < size) {
+        unsigned char c = data[at];
+        if (IS(c, C_DELIM)) {
+            found->lines += c == '\n';
+            at++;
+            continue;
+        }
+        size_t start = at;
+        unsigned any = 0, all = 0xffff;
+        for (; at < size; at++) {
+            unsigned flags = classes[data[at]];
+            if (flags & C_DELIM) {
+                break;
+            }
+            any |= flags;
+            all &= flags;
+        }
+        if (!may_be_value(data + start, at - start, any, all)) {
+            continue;
+        }
+        size_t length;
+        int kind = classify(data + start, at - start, &length);
+        if (kind >= 0) {
+            /* Hash values are read in lower case (extract.py: `raw.decode().lower()`). */
+            int status = add_value(found, kind, start, length, 1, kind >= K_MD5 && kind <= K_SHA512);
+            if (status != OK) {
+                return status;
+            }
+        }
+    }
+    return OK;
+}
+
+static const struct {
+    const char *name;
+    size_t length;
+} SCHEMES[] = {{"https", 5}, {"hxxps", 5}, {"http", 4}, {"hxxp", 4}, {"ftp", 3}};
+
+/* extract._URL's matches, non-overlapping, through extract._with_scheme, counted. */
+static int find_urls(Found *found) {
+    const unsigned char *data = found->data;
+    size_t size = found->size, cursor = 0;
+    while (cursor < size) {
+        const unsigned char *colon = memchr(data + cursor, ':', size - cursor);
+        if (colon == NULL) {
+            break;
+        }
+        size_t start = (size_t)(colon - data);
+        if (start + 2 >= size || data[start + 1] != '/' || data[start + 2] != '/') {
+            cursor = start + 1;
+            continue;
+        }
+        size_t end = start + 3;
+        while (end < size && !IS(data[end], C_URL_STOP)) {
+            end++;
+        }
+        if (end == start + 3) { /* `://` then nothing: the regex tries the next position */
+            cursor = start + 1;
+            continue;
+        }
+        cursor = end;
+        for (size_t s = 0; s < sizeof SCHEMES / sizeof SCHEMES[0]; s++) {
+            size_t length = SCHEMES[s].length;
+            if (start < length) {
+                continue;
+            }
+            size_t cut = start - length, i = 0;
+            while (i < length && lower(data[cut + i]) == (unsigned char)SCHEMES[s].name[i]) {
+                i++;
+            }
+            if (i < length || (cut > 0 && is_alpha(data[cut - 1]))) {
+                continue;
+            }
+            /* rstrip(".,;:)]}"), never into the `//` */
+            size_t last = end;
+            while (last > start + 3 && IS(data[last - 1], C_TRAILING)) {
+                last--;
+            }
+            if (last - cut > MAX_LENGTH) {
+                return TO_PYTHON;
+            }
+            int added, status = table_add(found, &found->urls, (uint32_t)cut,
+                                          (uint32_t)(last - cut), 1, &added);
+            if (status != OK) {
+                return status;
+            }
+            break;
+        }
+    }
+    return OK;
+}
+
+static int is_ascii(const unsigned char *data, size_t length) {
+    for (size_t at = 0; at < length; at++) {
+        if (data[at] >= 0x80) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The host of an ASCII URL (extract.url_host), counted as a value. */
+static int add_url_host(Found *found, size_t url, size_t length, uint32_t count) {
+    const unsigned char *data = found->data;
+    const unsigned char *colon = memchr(data + url, ':', length); /* the scheme's: `://` follows */
+    size_t start = (size_t)(colon - data) + 3, end = start, stop = url + length;
+    while (end < stop && data[end] != '/' && data[end] != '?' && data[end] != '#') {
         end++;
     }
     for (size_t at = end; at > start; at--) { /* after the last `@` */
-        if (url[at - 1] == '@') {
+        if (data[at - 1] == '@') {
             start = at;
             break;
         }
     }
-    if (start < end && url[start] == '[') {
-        const unsigned char *close = memchr(url + start + 1, ']', end - start - 1);
-        size_t stop = close != NULL ? (size_t)(close - url) : end;
-        return add_count(counts, K_IPV6, ascii_str(url + start + 1, stop - start - 1), count);
+    if (start < end && data[start] == '[') {
+        const unsigned char *close = memchr(data + start + 1, ']', end - start - 1);
+        size_t last = close != NULL ? (size_t)(close - data) : end;
+        return add_value(found, K_IPV6, start + 1, last - start - 1, count, 0);
     }
     size_t colons = 0, last_colon = end;
     for (size_t at = start; at < end; at++) {
-        if (url[at] == ':') {
+        if (data[at] == ':') {
             colons++;
             last_colon = at;
         }
@@ -669,90 +721,158 @@ static int add_url_host(const unsigned char *url, size_t length, PyObject **coun
     size_t at = start;
     int part = 0;
     for (; part < 4; part++) {
-        size_t digits = run(url, end, at, C_DIGIT);
+        size_t digits = run(data, end, at, C_DIGIT);
         if (digits < 1 || digits > 3) {
             break;
         }
         at += digits;
         if (part < 3) {
-            if (at >= end || url[at] != '.') {
+            if (at >= end || data[at] != '.') {
                 break;
             }
             at++;
         }
     }
     if (part == 4 && at == end) {
-        return add_count(counts, K_IPV4, ascii_str(url + start, end - start), count);
+        return add_value(found, K_IPV4, start, end - start, count, 0);
     }
-    if (memchr(url + start, '.', end - start) != NULL) {
-        return add_count(counts, K_DOMAIN, lower_str(url + start, end - start), count);
+    if (memchr(data + start, '.', end - start) != NULL) {
+        return add_value(found, K_DOMAIN, start, end - start, count, 1);
     }
-    return 0;
+    return OK;
 }
 
-static int add_urls(const unsigned char *data, Table *urls, PyObject **counts, PyObject *by_url,
-                    PyObject *foreign) {
-    for (size_t at = 0; at <= urls->mask; at++) {
-        Entry *entry = &urls->slots[at];
+/* Each distinct ASCII URL's value and host (a URL with a non-ASCII byte is left to Python). */
+static int add_urls(Found *found) {
+    for (size_t at = 0; at <= found->urls.mask; at++) {
+        Entry *entry = &found->urls.slots[at];
         if (entry->count == 0) {
             continue;
         }
-        const unsigned char *url = data + entry->start;
-        size_t length = entry->length;
+        const unsigned char *url = found->data + entry->start;
+        size_t length = LENGTH(entry->meta);
+        if (!is_ascii(url, length)) {
+            continue;
+        }
+        /* `hxxp://` is read as `http://`: in lower case, as extract._url_observables has it */
+        int status, hxxp = length >= 4 && lower(url[0]) == 'h' && lower(url[1]) == 'x' &&
+                           lower(url[2]) == 'x' && lower(url[3]) == 'p';
+        if (!hxxp) {
+            status = add_value(found, K_URL, entry->start, length, entry->count, 0);
+        } else if ((status = arena_reserve(found, length)) == OK) {
+            unsigned char *copy = found->arena + found->arena_used;
+            memcpy(copy, "http", 4);
+            memcpy(copy + 4, url + 4, length - 4);
+            status = add_arena_value(found, K_URL, length, entry->count);
+        }
+        if (status == OK) {
+            status = add_url_host(found, entry->start, length, entry->count);
+        }
+        if (status != OK) {
+            return status;
+        }
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ results */
+
+static PyObject *ascii_str(const unsigned char *data, size_t length) {
+    PyObject *text = PyUnicode_New((Py_ssize_t)length, 127);
+    if (text != NULL) {
+        memcpy(PyUnicode_1BYTE_DATA(text), data, length);
+    }
+    return text;
+}
+
+/* {kind: [value, ...]} and {kind: [count, ...]}, from the values table. */
+static int value_lists(const Found *found, PyObject *values, PyObject *counts) {
+    Py_ssize_t sizes[K_COUNT] = {0}, filled[K_COUNT] = {0};
+    PyObject *lists[K_COUNT][2] = {{NULL}};
+    int failed = 0;
+    for (size_t at = 0; at <= found->values.mask; at++) {
+        if (found->values.slots[at].count) {
+            sizes[KIND(found->values.slots[at].meta)]++;
+        }
+    }
+    for (int kind = 0; kind < K_COUNT && !failed; kind++) {
+        if (sizes[kind] == 0) {
+            continue;
+        }
+        failed = (lists[kind][0] = PyList_New(sizes[kind])) == NULL ||
+                 (lists[kind][1] = PyList_New(sizes[kind])) == NULL ||
+                 PyDict_SetItem(values, kind_names[kind], lists[kind][0]) < 0 ||
+                 PyDict_SetItem(counts, kind_names[kind], lists[kind][1]) < 0;
+    }
+    /* The values' bytes lie all over the block, long out of cache: each is fetched
+     * ahead, 32 slots before its str is made, so the misses overlap (measured: the
+     * copies into the strs took 15% of the reader's time without). */
+    size_t ahead = 0;
+    for (size_t at = 0; at <= found->values.mask && !failed; at++) {
+        for (; ahead <= found->values.mask && ahead < at + 32; ahead++) {
+            const Entry *next = &found->values.slots[ahead];
+            if (next->count) {
+                __builtin_prefetch(bytes_of(found, next->start, next->meta));
+            }
+        }
+        const Entry *entry = &found->values.slots[at];
+        if (entry->count == 0) {
+            continue;
+        }
+        int kind = KIND(entry->meta);
+        PyObject *value = ascii_str(bytes_of(found, entry->start, entry->meta), LENGTH(entry->meta));
+        PyObject *count = PyLong_FromUnsignedLong(entry->count);
+        if (value == NULL || count == NULL) {
+            Py_XDECREF(value);
+            Py_XDECREF(count);
+            failed = 1;
+            break;
+        }
+        PyList_SET_ITEM(lists[kind][0], filled[kind], value);
+        PyList_SET_ITEM(lists[kind][1], filled[kind], count);
+        filled[kind]++;
+    }
+    for (int kind = 0; kind < K_COUNT; kind++) {
+        Py_XDECREF(lists[kind][0]);
+        Py_XDECREF(lists[kind][1]);
+    }
+    return failed ? -1 : 0;
+}
+
+/* {url: count} and the list of non-ASCII URLs, from the URL table. */
+static int url_counts(const Found *found, PyObject *by_url, PyObject *foreign) {
+    for (size_t at = 0; at <= found->urls.mask; at++) {
+        const Entry *entry = &found->urls.slots[at];
+        if (entry->count == 0) {
+            continue;
+        }
+        const unsigned char *url = found->data + entry->start;
+        size_t length = LENGTH(entry->meta);
         PyObject *raw = PyBytes_FromStringAndSize((const char *)url, (Py_ssize_t)length);
         if (raw == NULL) {
             return -1;
         }
-        PyObject *number = PyLong_FromUnsignedLong(entry->count);
-        int failed = number == NULL || PyDict_SetItem(by_url, raw, number) < 0;
-        Py_XDECREF(number);
-        int ascii = 1;
-        for (size_t i = 0; i < length && ascii; i++) {
-            ascii = url[i] < 0x80;
-        }
-        if (!failed && !ascii) {
-            failed = PyList_Append(foreign, raw) < 0;
-        }
+        PyObject *count = PyLong_FromUnsignedLong(entry->count);
+        int failed = count == NULL || PyDict_SetItem(by_url, raw, count) < 0 ||
+                     (!is_ascii(url, length) && PyList_Append(foreign, raw) < 0);
+        Py_XDECREF(count);
         Py_DECREF(raw);
         if (failed) {
-            return -1;
-        }
-        if (!ascii) {
-            continue;
-        }
-        PyObject *value = ascii_str(url, length);
-        /* `hxxp://` is read as `http://` */
-        if (value != NULL && length >= 4 && lower(url[0]) == 'h' && lower(url[1]) == 'x' &&
-            lower(url[2]) == 'x' && lower(url[3]) == 'p') {
-            memcpy(PyUnicode_1BYTE_DATA(value), "http", 4);
-        }
-        if (add_count(counts, K_URL, value, entry->count) < 0 ||
-            add_url_host(url, length, counts, entry->count) < 0) {
             return -1;
         }
     }
     return 0;
 }
 
-static PyObject *results(const unsigned char *data, Found *found) {
-    PyObject *counts[K_COUNT] = {NULL};
-    PyObject *by_kind = NULL, *by_url = PyDict_New(), *foreign = PyList_New(0), *out = NULL;
-    if (by_url == NULL || foreign == NULL || add_tokens(data, &found->tokens, counts) < 0 ||
-        add_urls(data, &found->urls, counts, by_url, foreign) < 0 ||
-        (by_kind = PyDict_New()) == NULL) {
-        goto done;
+static PyObject *results(const Found *found) {
+    PyObject *values = PyDict_New(), *counts = PyDict_New();
+    PyObject *by_url = PyDict_New(), *foreign = PyList_New(0), *out = NULL;
+    if (values != NULL && counts != NULL && by_url != NULL && foreign != NULL &&
+        value_lists(found, values, counts) == 0 && url_counts(found, by_url, foreign) == 0) {
+        out = Py_BuildValue("nOOOO", found->lines, values, counts, by_url, foreign);
     }
-    for (int kind = 0; kind < K_COUNT; kind++) {
-        if (counts[kind] != NULL && PyDict_SetItem(by_kind, kind_names[kind], counts[kind]) < 0) {
-            goto done;
-        }
-    }
-    out = Py_BuildValue("nOOO", found->lines, by_kind, by_url, foreign);
-done:
-    for (int kind = 0; kind < K_COUNT; kind++) {
-        Py_XDECREF(counts[kind]);
-    }
-    Py_XDECREF(by_kind);
+    Py_XDECREF(values);
+    Py_XDECREF(counts);
     Py_XDECREF(by_url);
     Py_XDECREF(foreign);
     return out;
@@ -764,45 +884,44 @@ static PyObject *read_block(PyObject *module, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*n", &view, &max_collisions)) {
         return NULL;
     }
-    const unsigned char *data = view.buf;
-    size_t size = (size_t)view.len;
     /* Slices are kept as 32-bit offsets; a block that large goes to Python. */
-    if (size >= UINT32_MAX || max_collisions < 0) {
+    if ((size_t)view.len >= UINT32_MAX || max_collisions < 0) {
         PyBuffer_Release(&view);
         Py_RETURN_NONE;
     }
-    Found found = {{NULL, 0, 0, 0}, {NULL, 0, 0, 0}, 0};
+    Found found = {.data = view.buf, .size = (size_t)view.len, .budget = (size_t)max_collisions};
     PyObject *out = NULL;
-    int status;
-    if (table_init(&found.tokens, size / 64, &spare_tokens) < 0 ||
-        table_init(&found.urls, size / 512, &spare_urls) < 0) {
-        PyErr_NoMemory();
-        goto done;
+    int status = NO_MEMORY;
+    if (table_init(&found.values, found.size / 64, &spare_values) == 0 &&
+        table_init(&found.urls, found.size / 512, &spare_urls) == 0) {
+        /* The passes touch no Python object: other threads run meanwhile. */
+        Py_BEGIN_ALLOW_THREADS;
+        status = find_tokens(&found);
+        if (status == OK) {
+            status = find_urls(&found);
+        }
+        if (status == OK) {
+            status = add_urls(&found);
+        }
+        Py_END_ALLOW_THREADS;
     }
-    /* The passes touch no Python object: other threads run meanwhile. */
-    Py_BEGIN_ALLOW_THREADS;
-    status = find_tokens(data, size, &found, (size_t)max_collisions);
-    if (status == 0) {
-        status = find_urls(data, size, &found, (size_t)max_collisions);
-    }
-    Py_END_ALLOW_THREADS;
-    if (status < 0) {
+    if (status == NO_MEMORY) {
         PyErr_NoMemory();
-    } else if (status > 0) {
+    } else if (status == TO_PYTHON) {
         out = Py_NewRef(Py_None);
     } else {
-        out = results(data, &found);
+        out = results(&found);
     }
-done:
-    table_release(&found.tokens, &spare_tokens);
+    table_release(&found.values, &spare_values);
     table_release(&found.urls, &spare_urls);
+    PyMem_RawFree(found.arena);
     PyBuffer_Release(&view);
     return out;
 }
 
 static PyMethodDef methods[] = {
     {"read_block", read_block, METH_VARARGS,
-     "read_block(data, max_collisions) -> (lines, counts, urls, foreign) | None"},
+     "read_block(data, max_collisions) -> (lines, values, counts, urls, foreign) | None"},
     {NULL, NULL, 0, NULL},
 };
 

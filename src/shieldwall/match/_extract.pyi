@@ -2,4 +2,6 @@
 
 def read_block(
     data: bytes, max_collisions: int
-) -> tuple[int, dict[str, dict[str, int]], dict[bytes, int], list[bytes]] | None: ...
+) -> (
+    tuple[int, dict[str, list[str]], dict[str, list[int]], dict[bytes, int], list[bytes]] | None
+): ...

@@ -24,8 +24,9 @@ from shieldwall.match.service import MatchOptions, Wanted, match
 
 #: Observables -> the hits among them, in the `POST /api/v1/match` form.
 Matcher = Callable[[list[Observable]], list[dict[str, Any]]]
-#: Values per kind -> the observables among them the index holds anything for (policy-free).
-Prefilter = Callable[[Mapping[str, Sequence[str]]], list[Observable]]
+#: Distinct values per kind -> those the index holds anything for (policy-free), each as
+#: its kind and its position among that kind's values (the position finds its count).
+Prefilter = Callable[[Mapping[str, Sequence[str]]], list[tuple[str, int]]]
 
 
 @dataclass
@@ -64,20 +65,17 @@ def _scan_block(
 ) -> None:
     block = read_block(data)
     result.lines += block.lines
-    by_kind = block.values_by_kind()
-    result.observables += sum(map(len, by_kind.values()))
+    values = block.values
+    result.observables += sum(map(len, values.values()))
     if prefilter is None:
-        candidates = [(kind, value) for kind, values in by_kind.items() for value in values]
+        held = [(kind, at) for kind, found in values.items() for at in range(len(found))]
     else:
-        candidates = prefilter(by_kind)
-    if not candidates:
+        held = prefilter(values)
+    if not held:
         return
-    hits = matcher(candidates)
-    if not hits:
-        return
-    by_input = {candidates[hit["index"]]: hit for hit in hits}
-    counts = block.occurrences(by_input)
-    for observable, hit in by_input.items():
+    hits = matcher([(kind, values[kind][at]) for kind, at in held])
+    for position, hit in {hit["index"]: hit for hit in hits}.items():
+        kind, at = held[position]
         key = (hit["type"], hit["value"])
         total = result.hits.get(key)
         if total is None:
@@ -88,7 +86,7 @@ def _scan_block(
                 "indicators": hit["indicators"],
             }
             result.hits[key] = total
-        total["count"] += counts[observable]
+        total["count"] += block.counts[kind][at]
 
 
 def local_matcher(
@@ -105,14 +103,13 @@ def local_matcher(
 
 
 def index_prefilter(index: MatchIndex) -> Prefilter:
-    """The observables the index holds anything for, looked up one batch per kind."""
+    """The values the index holds anything for, looked up one batch per kind."""
 
-    def prefilter(by_kind: Mapping[str, Sequence[str]]) -> list[Observable]:
-        held: list[Observable] = []
+    def prefilter(by_kind: Mapping[str, Sequence[str]]) -> list[tuple[str, int]]:
+        held: list[tuple[str, int]] = []
         for kind, values in by_kind.items():
-            held += [(kind, values[hit[0]]) for hit in index.lookup_many(kind, values)]
-        # An address in a CIDR and equal to another hits twice; a URL's host may
-        # also be a token of its own.
+            held += [(kind, hit[0]) for hit in index.lookup_many(kind, values)]
+        # An address in a CIDR and equal to another hits twice.
         return list(dict.fromkeys(held))
 
     return prefilter
