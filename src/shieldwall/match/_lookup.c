@@ -402,8 +402,8 @@ static PyTypeObject U32TableType = {
 
 typedef struct {
     uint64_t hash;
-    int32_t value;      /* as in U32Table; EMPTY when free */
-    uint32_t key_index; /* into `keys` */
+    PyObject *key; /* the text, owned by `keys`: no list read on a hash match */
+    int32_t value; /* as in U32Table; EMPTY when free */
 } TextEntry;
 
 typedef struct {
@@ -458,7 +458,7 @@ static TextEntry *text_find(const StrTable *table, uint64_t hash, const unsigned
         if (entry->hash == hash) {
             size_t held_length;
             const unsigned char *held =
-                str_bytes(PyList_GET_ITEM(table->keys, entry->key_index), &held_length);
+                str_bytes(entry->key, &held_length);
             if (held_length == length && memcmp(held, data, length) == 0) {
                 return entry;
             }
@@ -570,7 +570,7 @@ static PyObject *StrTable_put(StrTable *table, PyObject *args) {
     }
     entry->hash = hash;
     entry->value = (int32_t)slot;
-    entry->key_index = (uint32_t)(PyList_GET_SIZE(table->keys) - 1);
+    entry->key = key;
     table->used++;
     Py_RETURN_NONE;
 }
@@ -624,8 +624,7 @@ static int probe_text(PyObject *out, Py_ssize_t position, PyObject *kind, const 
     if (slots == NULL) {
         return -1;
     }
-    int failed = append_hit(out, position, kind, PyList_GET_ITEM(table->keys, entry->key_index),
-                            slots);
+    int failed = append_hit(out, position, kind, entry->key, slots);
     Py_DECREF(slots);
     return failed;
 }
