@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
@@ -24,6 +25,7 @@ from shieldwall.db.base import metadata
 from shieldwall.db.engine import make_engine
 from shieldwall.db.migrate import upgrade
 from shieldwall.warninglists import default_index
+from shieldwall.web import passwords
 from tests.factories import Coalition, build_coalition
 
 PG_URL = os.environ.get(
@@ -86,6 +88,39 @@ def _truncate_all(engine: Engine) -> None:
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+#: argon2id still, at the smallest cost the library takes seriously: the
+#: library defaults cost about 0.3 s of CPU per hash and per login.
+_CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The in-process node hashes passwords cheaply, unless the test asks for production's.
+
+    What a login proves (the right password lets in, a wrong one or an unknown
+    user does not, a reset ends sessions) does not depend on the cost. A test
+    that requests `production_password_hashing` keeps the production hasher;
+    CLI subprocesses always use it.
+    """
+    if "production_password_hashing" in request.fixturenames:
+        yield
+        return
+    production = passwords._hasher
+    passwords._hasher = _CHEAP_HASHER
+    # The dummy hash an unknown user is checked against is cached: made by each hasher.
+    passwords._dummy_hash.cache_clear()
+    try:
+        yield
+    finally:
+        passwords._hasher = production
+        passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def production_password_hashing() -> None:
+    """Requested by a test that needs the production hasher (see cheap_password_hashing)."""
 
 
 @pytest.fixture(scope="session")

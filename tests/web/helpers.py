@@ -20,9 +20,14 @@ PASSWORD = "correct horse battery staple"
 _CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@cache
 def _password_hash() -> str:
-    # argon2 costs over half a second a hash here, by design: hash once per test run.
+    return _password_hash_by(passwords._hasher)
+
+
+@cache
+def _password_hash_by(hasher: object) -> str:
+    # argon2 costs over half a second a hash here, by design: hash once per test run
+    # and hasher (tests hash cheaply unless they ask for production's, see conftest).
     return passwords.hash_password(PASSWORD)
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, Type
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -17,7 +18,7 @@ from shieldwall.errors import Unauthorized
 from shieldwall.members import repository as members_repository
 from shieldwall.members import service as members
 from shieldwall.members.model import Role
-from shieldwall.web import repository, sessions
+from shieldwall.web import passwords, repository, sessions
 from shieldwall.web.settings import WebSettings
 from tests.cli.runner import Shieldwall, init_in_process
 from tests.web.helpers import PASSWORD, log_in, logged_in, post_form
@@ -25,7 +26,25 @@ from tests.web.helpers import PASSWORD, log_in, logged_in, post_form
 SETTINGS = WebSettings()
 
 
-def test_shieldwall_user_passwd_sets_an_argon2_hash_from_stdin(tmp_path: Path) -> None:
+def test_production_hashes_with_argon2id_at_the_library_defaults(
+    production_password_hashing: None,
+) -> None:
+    # The other in-process tests hash cheaply (tests/conftest.py): this one proves
+    # what the node itself uses.
+    default = PasswordHasher()
+    made = passwords.hash_password(PASSWORD)
+    assert made.startswith(
+        f"$argon2id$v=19$m={default.memory_cost},t={default.time_cost},p={default.parallelism}$"
+    )
+    assert passwords._hasher.type is Type.ID
+    assert not passwords.needs_rehash(made)
+    assert passwords.verify(made, PASSWORD)
+    assert not passwords.verify(made, PASSWORD + "!")
+
+
+def test_shieldwall_user_passwd_sets_an_argon2_hash_from_stdin(
+    tmp_path: Path, production_password_hashing: None
+) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     init_in_process(url)
     cli = Shieldwall(url, tmp_path)
