@@ -161,6 +161,26 @@ def test_random_bytes_read_the_same(data: bytes) -> None:
     assert_same(data)
 
 
+@pytest.mark.parametrize("byte", range(256))
+def test_every_byte_is_classed_as_the_python_reader_classes_it(byte: int) -> None:
+    # Each byte beside and inside values and URLs: the C tables of delimiters, URL
+    # ends, trailing punctuation and value characters must be the regexes' classes.
+    c = bytes([byte])
+    line = b" ".join(
+        [
+            b"a.b" + c + b"c.d",
+            b"1.2.3.4" + c + b"5",
+            b"2001:db8::" + c + b"1",
+            b"x" + c + b"y@e.example" + c,
+            b"d41d8cd98f00b204e9800998ecf8427" + c,
+            b"http://h" + c + b".example/p" + c + b"q" + c,
+            b"hxxps://[::1]:8" + c + b"/" + c,
+            c + b"http://u" + c + b"@v.example:8" + c + b"0/",
+        ]
+    )
+    assert_same(line + b"\n")
+
+
 def test_values_read_from_several_tokens_add_up() -> None:
     # Three tokens, one address; one occurrence each (counts shared as small ints).
     counted = assert_same(b"1.2.3.4 1.2.3.4:80 1.2.3.4.\nhttp://1.2.3.4/x 1.2.3.4\n")
