@@ -28,9 +28,9 @@ import bisect
 import logging
 import re
 import socket
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -284,15 +284,26 @@ class WarninglistIndex:
         return False
 
 
-@cache
+_default_index: WarninglistIndex | None = None
+_default_index_lock = threading.Lock()
+
+
 def default_index() -> WarninglistIndex:
     """The index of every list `pymispwarninglists` ships, built once per process.
 
     Loading takes a few seconds (over two million entries), hence the cache;
     even importing the package costs seconds (jsonschema), so it is imported
     here, on first use, not when a CLI command that may never need it starts.
+    The lock makes callers that arrive during the build (the app's start-up
+    thread, a first match or export) wait for it instead of each building a
+    copy: `functools.cache` does not serialise them (seen: ten builds, 100 s
+    of CPU, in one test process).
     """
-    from pymispwarninglists.api import WarningLists
+    global _default_index
+    with _default_index_lock:
+        if _default_index is None:
+            from pymispwarninglists.api import WarningLists
 
-    lists = WarningLists(slow_search=False)
-    return WarninglistIndex(wl.warninglist for wl in lists.values())
+            lists = WarningLists(slow_search=False)
+            _default_index = WarninglistIndex(wl.warninglist for wl in lists.values())
+        return _default_index
