@@ -2,9 +2,10 @@
 Zeek JSON), Zeek TSV, CSV, syslog, web server logs.
 
 A block of lines is read in C when the extension is built (`_extract.c`:
-one pass cuts the block into tokens and counts the distinct ones in a C hash
-table, hand-written matchers classify each distinct token once, a second pass
-finds the URLs; ~7x faster than the Python reader below, which stays the
+one pass cuts the block into tokens, classifies those that may be values with
+hand-written matchers equal to the expressions below and counts the values in
+a C hash table, a second pass finds the URLs; measured on the bench's log:
+~1 us a line against ~9 for the Python reader below, which stays the
 reference the tests compare it with, and the fallback without a compiler).
 
 The Python reader: running one regular expression per kind over every line
