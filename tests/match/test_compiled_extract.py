@@ -221,3 +221,10 @@ def test_a_block_crafted_to_collide_goes_to_the_python_reader(
     block = read_block(log)
     assert read_in_python == [log]
     assert block.lines == 5000
+
+
+def test_the_compiled_reader_takes_only_immutable_bytes() -> None:
+    # It reads the block without the GIL: a bytearray could change under it.
+    assert extract._compiled is not None
+    with pytest.raises(TypeError, match="bytes"):
+        extract._compiled.read_block(bytearray(b"1.2.3.4\n"), 1 << 20)

@@ -10,7 +10,9 @@ fragments, over-long values, CIDR text where an address is expected.
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -301,3 +303,85 @@ def test_the_text_table_holds_what_a_dict_would(puts: list[tuple[str, int]]) -> 
     assert len(table) == len(reference)
     for key in {key for key, _ in puts} | {"", "absent", "x" * 8}:
         assert table.get(key) == reference.get(key)
+
+
+def test_text_of_another_width_is_another_key() -> None:
+    # "AABB" and "\u4141\u4242" hold the same bytes in CPython's storage (1-byte
+    # and 2-byte kinds): only equal text may match.
+    for compiled in (True, False):
+        index = MatchIndex(compiled=compiled)
+        index.add(1, MARKINGS[0], [("filename", "\u4141\u4242")])
+        assert index.lookup_many("filename", ["AABB"]) == []
+        assert index.lookup_many("filename", ["\u4141\u4242"]) == [
+            (0, "filename", "\u4141\u4242", 0)
+        ]
+
+
+class _Finalizer:
+    """Cyclic garbage whose finalizer runs `action` when a collection finds it."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.me = self
+
+    def __del__(self) -> None:
+        self.action()
+
+
+def _collect_after(allocations: int, action: Callable[[], None]) -> None:
+    """Arranges for `action` to run in a collection `allocations` allocations from now."""
+    gc.disable()
+    _Finalizer(action)
+    gc.enable()
+    gc.set_threshold(gc.get_count()[0] + allocations)
+
+
+@pytest.mark.parametrize("allocations", range(8))
+def test_the_view_filter_survives_the_index_growing_during_a_collection(
+    allocations: int,
+) -> None:
+    # In a server another thread indexes new indicators while a view filters;
+    # a collection during the filter's allocations may hand it the GIL.
+    index = MatchIndex()
+    for pk in (1, 2):
+        index.add(pk, MARKINGS[0], [("domain", "example.com")])
+    view = View(
+        index,
+        Principal(1, "Org 1", Tier.SPONSORING, Role.ANALYST, frozenset()),
+        anonymous_public=False,
+    )
+    found = index.lookup_many("domain", ["example.com"] * 4)
+
+    def index_more() -> None:
+        index.add(3 + len(index.pks), MARKINGS[1], [("domain", "example.com")])
+        view._readable.extend(b"\x00" * 4096)
+
+    try:
+        _collect_after(allocations, index_more)
+        seen = view._filter(found)
+    finally:
+        gc.set_threshold(700)
+        gc.collect()
+    assert len(index.pks) == len(index.marking_of)
+    assert seen == [(at, "domain", "example.com", [0, 1]) for at in range(4)]
+
+
+@pytest.mark.parametrize("allocations", range(6))
+def test_ipv6_hits_survive_their_table_changing_during_a_collection(allocations: int) -> None:
+    index = MatchIndex()
+    for pk in range(1, 301):  # slot 300 is an int object of its own, freed when replaced
+        index.add(pk, MARKINGS[0], [("ipv4", f"10.1.{pk // 256}.{pk % 256}")])
+    index.add(301, MARKINGS[0], [("ipv6", "2001:db8::1")])
+
+    def share() -> None:  # a second indicator on the value turns its slot into a list
+        index.add(2 + len(index.pks), MARKINGS[0], [("ipv6", "2001:db8::1")])
+
+    try:
+        _collect_after(allocations, share)
+        found = index.lookup_many("ipv6", ["2001:db8::1", "2001:db8::1"])
+    finally:
+        gc.set_threshold(700)
+        gc.collect()
+    assert [hit[:3] for hit in found] == [(0, "ipv6", "2001:db8::1"), (1, "ipv6", "2001:db8::1")]
+    for hit in found:
+        assert hit[3] in (300, [300, 301])

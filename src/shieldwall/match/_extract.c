@@ -886,6 +886,14 @@ static PyObject *read_block(PyObject *module, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*n", &view, &max_collisions)) {
         return NULL;
     }
+    /* Immutable bytes only: the passes read the data without the GIL, and a
+     * bytearray could change under them (found in review: strings marked ASCII
+     * that were not). */
+    if (view.obj == NULL || !PyBytes_Check(view.obj)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "read_block takes bytes");
+        return NULL;
+    }
     /* Slices are kept as 32-bit offsets; a block that large goes to Python. */
     if ((size_t)view.len >= UINT32_MAX || max_collisions < 0) {
         PyBuffer_Release(&view);

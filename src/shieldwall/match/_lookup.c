@@ -42,18 +42,18 @@ static PyObject *ascii_str(const char *data, Py_ssize_t length) {
 /* Appends (position, kind, value, slots); steals nothing. 0 on success. */
 static int append_hit(PyObject *out, Py_ssize_t position, PyObject *kind, PyObject *value,
                       PyObject *slots) {
-    PyObject *where = PyLong_FromSsize_t(position);
-    if (where == NULL) {
-        return -1;
-    }
-    PyObject *hit = PyTuple_New(4);
-    if (hit == NULL) {
-        Py_DECREF(where);
-        return -1;
-    }
     Py_INCREF(kind);
     Py_INCREF(value);
     Py_INCREF(slots);
+    PyObject *where = PyLong_FromSsize_t(position);
+    PyObject *hit = where == NULL ? NULL : PyTuple_New(4);
+    if (hit == NULL) {
+        Py_XDECREF(where);
+        Py_DECREF(kind);
+        Py_DECREF(value);
+        Py_DECREF(slots);
+        return -1;
+    }
     PyTuple_SET_ITEM(hit, 0, where);
     PyTuple_SET_ITEM(hit, 1, kind);
     PyTuple_SET_ITEM(hit, 2, value);
@@ -79,6 +79,7 @@ static PyObject *probe_int(PyObject *table, unsigned long long key) {
         return NULL;
     }
     PyObject *slots = PyDict_GetItemWithError(table, number);
+    Py_XINCREF(slots);
     Py_DECREF(number);
     return slots;
 }
@@ -97,6 +98,7 @@ static PyObject *probe_int128(PyObject *table, unsigned __int128 key) {
         return NULL;
     }
     PyObject *slots = PyDict_GetItemWithError(table, number);
+    Py_XINCREF(slots);
     Py_DECREF(number);
     return slots;
 }
@@ -177,6 +179,19 @@ static void table_free(void *memory) {
 
 #define EMPTY INT32_MIN
 
+/* Seeds the IPv4 tables' hash per process. */
+static uint64_t table_seed;
+
+static uint64_t mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
+
+
 /* Adds `slot` to a value already holding a key (which makes it a shared key),
  * in `*value`. The caller finds its entry again before writing the value back:
  * the allocations here may run a collection, and a finalizer may let another
@@ -220,8 +235,9 @@ typedef struct {
 static PyTypeObject U32TableType;
 
 static Py_ssize_t bucket(uint32_t key, Py_ssize_t capacity) {
-    /* Fibonacci hashing: addresses of one network differ in their low bits. */
-    return (Py_ssize_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (capacity - 1);
+    /* Mixed with a per-process seed: addresses of one network differ only in
+     * their low bits, and keys chosen to share a bucket cannot be precomputed. */
+    return (Py_ssize_t)mix64(key ^ table_seed) & (capacity - 1);
 }
 
 static Entry *find(const U32Table *table, uint32_t key) {
@@ -288,8 +304,8 @@ static PyObject *U32Table_new(PyTypeObject *type, PyObject *args, PyObject *kwar
     }
     table->capacity = 8;
     table->entries = new_entries(table->capacity);
-    table->shared = PyList_New(0);
-    if (table->entries == NULL || table->shared == NULL) {
+    table->shared = table->entries == NULL ? NULL : PyList_New(0);
+    if (table->shared == NULL) {
         Py_DECREF(table);
         return NULL;
     }
@@ -397,7 +413,8 @@ static PyTypeObject U32TableType = {
  * look-up then needs a str object for every name and parent probed (built and
  * hashed), and at 10 M indicators a dict probe costs two or three cache
  * misses; here the text is hashed in a stack buffer and a miss is one line.
- * The hash is seeded per process, so crafted values cannot pile up in one run.
+ * Keys match only with the same storage kind (as str equality requires: equal
+ * bytes in a 1-byte and a 2-byte str are different text).
  */
 
 typedef struct {
@@ -416,29 +433,12 @@ typedef struct {
 } StrTable;
 
 static PyTypeObject StrTableType;
-static uint64_t text_seed;
 
-static uint64_t mix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 33;
-    return h;
-}
-
+/* CPython's own keyed hash of the bytes (SipHash-1-3 under the process's hash
+ * secret): what `hash(str)` computes, so crafted keys collide here no more than
+ * in a dict. */
 static uint64_t text_hash(const unsigned char *data, size_t length) {
-    uint64_t h = text_seed ^ (length * UINT64_C(0x9E3779B97F4A7C15));
-    while (length >= 8) {
-        uint64_t word;
-        memcpy(&word, data, 8);
-        h = (h ^ mix64(word)) * UINT64_C(0x100000001B3);
-        data += 8;
-        length -= 8;
-    }
-    uint64_t tail = 0;
-    memcpy(&tail, data, length);
-    return mix64(h ^ mix64(tail ^ length));
+    return (uint64_t)_Py_HashBytes(data, (Py_ssize_t)length);
 }
 
 /* The bytes of a str: its canonical representation, so equal strs have equal bytes. */
@@ -448,7 +448,7 @@ static const unsigned char *str_bytes(PyObject *text, size_t *length) {
 }
 
 static TextEntry *text_find(const StrTable *table, uint64_t hash, const unsigned char *data,
-                            size_t length) {
+                            size_t length, int kind) {
     Py_ssize_t mask = table->capacity - 1;
     for (Py_ssize_t at = (Py_ssize_t)hash & mask;; at = (at + 1) & mask) {
         TextEntry *entry = &table->entries[at];
@@ -459,7 +459,8 @@ static TextEntry *text_find(const StrTable *table, uint64_t hash, const unsigned
             size_t held_length;
             const unsigned char *held =
                 str_bytes(entry->key, &held_length);
-            if (held_length == length && memcmp(held, data, length) == 0) {
+            if (held_length == length && PyUnicode_KIND(entry->key) == kind &&
+                memcmp(held, data, length) == 0) {
                 return entry;
             }
         }
@@ -520,9 +521,9 @@ static PyObject *StrTable_new(PyTypeObject *type, PyObject *args, PyObject *kwar
     }
     table->capacity = 8;
     table->entries = new_text_entries(table->capacity);
-    table->keys = PyList_New(0);
-    table->shared = PyList_New(0);
-    if (table->entries == NULL || table->keys == NULL || table->shared == NULL) {
+    table->keys = table->entries == NULL ? NULL : PyList_New(0);
+    table->shared = table->keys == NULL ? NULL : PyList_New(0);
+    if (table->shared == NULL) {
         Py_DECREF(table);
         return NULL;
     }
@@ -539,7 +540,7 @@ static void StrTable_dealloc(StrTable *table) {
 static PyObject *StrTable_put(StrTable *table, PyObject *args) {
     PyObject *key;
     long slot;
-    if (!PyArg_ParseTuple(args, "Ul", &key, &slot)) {
+    if (!PyArg_ParseTuple(args, "Ul", &key, &slot) || PyUnicode_READY(key) < 0) {
         return NULL;
     }
     if (slot < 0 || slot > INT32_MAX) {
@@ -556,13 +557,13 @@ static PyObject *StrTable_put(StrTable *table, PyObject *args) {
     size_t length;
     const unsigned char *data = str_bytes(key, &length);
     uint64_t hash = text_hash(data, length);
-    TextEntry *entry = text_find(table, hash, data, length);
+    TextEntry *entry = text_find(table, hash, data, length, PyUnicode_KIND(key));
     if (entry->value != EMPTY) {
         int32_t value = entry->value;
         if (add_shared(table->shared, &value, slot) < 0) {
             return NULL;
         }
-        text_find(table, hash, data, length)->value = value;
+        text_find(table, hash, data, length, PyUnicode_KIND(key))->value = value;
         Py_RETURN_NONE;
     }
     if (PyList_Append(table->keys, key) < 0) {
@@ -579,9 +580,12 @@ static PyObject *StrTable_get(StrTable *table, PyObject *key) {
     if (!PyUnicode_Check(key)) {
         Py_RETURN_NONE;
     }
+    if (PyUnicode_READY(key) < 0) {
+        return NULL;
+    }
     size_t length;
     const unsigned char *data = str_bytes(key, &length);
-    TextEntry *entry = text_find(table, text_hash(data, length), data, length);
+    TextEntry *entry = text_find(table, text_hash(data, length), data, length, PyUnicode_KIND(key));
     if (entry->value == EMPTY) {
         Py_RETURN_NONE;
     }
@@ -614,9 +618,9 @@ static PyTypeObject StrTableType = {
 
 /* Appends a hit of `kind` if the table holds the ASCII text; the value is the
  * table's own key. -1 on error. */
-static int probe_text(PyObject *out, Py_ssize_t position, PyObject *kind, const StrTable *table,
-                      const unsigned char *data, size_t length) {
-    const TextEntry *entry = text_find(table, text_hash(data, length), data, length);
+static int probe_text_kind(PyObject *out, Py_ssize_t position, PyObject *kind, const StrTable *table,
+                      const unsigned char *data, size_t length, int kind_of_data) {
+    const TextEntry *entry = text_find(table, text_hash(data, length), data, length, kind_of_data);
     if (entry->value == EMPTY) {
         return 0;
     }
@@ -627,6 +631,11 @@ static int probe_text(PyObject *out, Py_ssize_t position, PyObject *kind, const 
     int failed = append_hit(out, position, kind, entry->key, slots);
     Py_DECREF(slots);
     return failed;
+}
+
+static int probe_text(PyObject *out, Py_ssize_t position, PyObject *kind, const StrTable *table,
+                      const unsigned char *data, size_t length) {
+    return probe_text_kind(out, position, kind, table, data, length, PyUnicode_1BYTE_KIND);
 }
 
 /* Text longer than this goes to the Python route (no indexed value is as long). */
@@ -640,7 +649,7 @@ typedef struct {
 } Tables;
 
 static int read_tables(PyObject *list, Tables *into, Py_ssize_t room, Py_ssize_t *count,
-                       PyTypeObject *table_type) {
+                       PyTypeObject *table_type, int bits) {
     if (!PyList_Check(list) || PyList_GET_SIZE(list) > room) {
         PyErr_SetString(PyExc_TypeError, "tables: a short list of (prefix, shift, table)");
         return -1;
@@ -657,6 +666,10 @@ static int read_tables(PyObject *list, Tables *into, Py_ssize_t room, Py_ssize_t
         into[i].shift = (int)PyLong_AsLong(PyTuple_GET_ITEM(entry, 1));
         into[i].table = PyTuple_GET_ITEM(entry, 2);
         if (PyErr_Occurred()) {
+            return -1;
+        }
+        if (into[i].shift < 0 || into[i].shift > bits || into[i].prefix != bits - into[i].shift) {
+            PyErr_SetString(PyExc_ValueError, "tables: a shift of 0 to the address width");
             return -1;
         }
     }
@@ -740,8 +753,8 @@ static PyObject *ipv4_many(PyObject *module, PyObject *args) {
     }
     Tables narrow[MAX_TABLES], wide[MAX_TABLES];
     Py_ssize_t narrow_count, wide_count;
-    if (read_tables(narrow_list, narrow, MAX_TABLES, &narrow_count, &U32TableType) < 0 ||
-        read_tables(wide_list, wide, MAX_TABLES, &wide_count, &U32TableType) < 0) {
+    if (read_tables(narrow_list, narrow, MAX_TABLES, &narrow_count, &U32TableType, 32) < 0 ||
+        read_tables(wide_list, wide, MAX_TABLES, &wide_count, &U32TableType, 32) < 0) {
         return NULL;
     }
     const unsigned char *flags = (const unsigned char *)PyByteArray_AS_STRING(flagged);
@@ -785,7 +798,7 @@ static PyObject *ipv6_many(PyObject *module, PyObject *args) {
     }
     Tables tables[MAX_TABLES];
     Py_ssize_t count;
-    if (read_tables(table_list, tables, MAX_TABLES, &count, &PyDict_Type) < 0) {
+    if (read_tables(table_list, tables, MAX_TABLES, &count, &PyDict_Type, 128) < 0) {
         return NULL;
     }
     char buffer[64];
@@ -813,22 +826,27 @@ static PyObject *ipv6_many(PyObject *module, PyObject *args) {
                 continue;
             }
             if (tables[i].shift) {
-                if (append_cidr6(out, position, network, tables[i].shift, tables[i].prefix, slots) < 0) {
+                int failed = append_cidr6(out, position, network, tables[i].shift, tables[i].prefix, slots);
+                Py_DECREF(slots);
+                if (failed < 0) {
                     return NULL;
                 }
                 continue;
             }
             /* The address in its canonical text, as socket.inet_ntop writes it. */
             char canonical[INET6_ADDRSTRLEN];
+            PyObject *value = NULL;
             if (inet_ntop(AF_INET6, &parsed, canonical, sizeof canonical) == NULL) {
                 PyErr_SetFromErrno(PyExc_OSError);
-                return NULL;
+            } else {
+                value = ascii_str(canonical, (Py_ssize_t)strlen(canonical));
             }
-            PyObject *value = ascii_str(canonical, (Py_ssize_t)strlen(canonical));
             if (value == NULL) {
+                Py_DECREF(slots);
                 return NULL;
             }
             int failed = append_hit(out, position, KIND_IPV6, value, slots);
+            Py_DECREF(slots);
             Py_DECREF(value);
             if (failed < 0) {
                 return NULL;
@@ -861,6 +879,10 @@ static PyObject *domain_many(PyObject *module, PyObject *args) {
     Py_ssize_t fewest_dots;
     if (!PyArg_ParseTuple(args, "O!O!O!nO", &PyList_Type, &raws, &PyList_Type, &out, &StrTableType,
                           &table_object, &fewest_dots, &slow)) {
+        return NULL;
+    }
+    if (fewest_dots < 0) {
+        PyErr_SetString(PyExc_ValueError, "fewest_dots is 0 or more");
         return NULL;
     }
     const StrTable *table = (const StrTable *)table_object;
@@ -962,9 +984,12 @@ static PyObject *exact_many(PyObject *module, PyObject *args) {
         if (!PyUnicode_Check(raw)) {
             continue; /* no table holds it, as a dict would say */
         }
+        if (PyUnicode_READY(raw) < 0) {
+            return NULL;
+        }
         size_t length;
         const unsigned char *data = str_bytes(raw, &length);
-        if (probe_text(out, position, kind, table, data, length) < 0) {
+        if (probe_text_kind(out, position, kind, table, data, length, PyUnicode_KIND(raw)) < 0) {
             return NULL;
         }
     }
@@ -1109,87 +1134,108 @@ static PyObject *url_many(PyObject *module, PyObject *args) {
 }
 
 
-/* Whether the view may read `slot`: its marking id is readable (DEAD, 0, never is).
- * -1 with IndexError for a slot or marking the arrays do not hold yet. */
-static int readable_slot(PyObject *slot_object, const unsigned short *marking_of,
-                         Py_ssize_t slots, const char *readable, Py_ssize_t markings) {
-    Py_ssize_t slot = PyLong_AsSsize_t(slot_object);
-    if (slot == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    if (slot < 0 || slot >= slots || marking_of[slot] >= markings) {
-        PyErr_SetString(PyExc_IndexError, "a slot or marking the view does not know yet");
-        return -1;
-    }
-    return readable[marking_of[slot]] != 0;
-}
-
 /* `View._filter` of index.py: the hits whose slots the view may read, each
- * list of slots narrowed to those; a hit held by one slot is kept as is. */
+ * list of slots narrowed to those; a hit held by one slot is kept as is.
+ *
+ * Two phases. The first reads every slot number and its verdict into C
+ * memory while holding raw pointers into `marking_of` and `readable`, and
+ * allocates no Python object: an allocation may run a collection, a
+ * finalizer may let another thread append to those arrays (moving them) or
+ * to a shared list of slots. The second builds the answer from the copies. */
 static PyObject *visible_hits(PyObject *module, PyObject *args) {
-    PyObject *found;
+    PyObject *found, *readable_object;
     Py_buffer markings_buffer;
-    PyObject *readable_object;
     if (!PyArg_ParseTuple(args, "O!y*Y", &PyList_Type, &found, &markings_buffer,
                           &readable_object)) {
         return NULL;
     }
+    Py_ssize_t hits = PyList_GET_SIZE(found), total = 0;
+    for (Py_ssize_t i = 0; i < hits; i++) {
+        PyObject *hit = PyList_GET_ITEM(found, i);
+        PyObject *held = PyTuple_Check(hit) && PyTuple_GET_SIZE(hit) == 4 ? PyTuple_GET_ITEM(hit, 3)
+                                                                           : NULL;
+        if (held == NULL || !(PyLong_Check(held) || PyList_Check(held))) {
+            PyBuffer_Release(&markings_buffer);
+            PyErr_SetString(PyExc_TypeError, "a hit is (position, kind, value, int or list of ints)");
+            return NULL;
+        }
+        total += PyLong_Check(held) ? 1 : PyList_GET_SIZE(held);
+    }
+    /* Per hit: how many slots phase one read; then per slot its number and verdict. */
+    Py_ssize_t *counts = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(hits + total + 1));
+    char *verdicts = PyMem_Malloc((size_t)total + 1);
+    if (counts == NULL || verdicts == NULL) {
+        PyMem_Free(counts);
+        PyMem_Free(verdicts);
+        PyBuffer_Release(&markings_buffer);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t *numbers = counts + hits;
     const unsigned short *marking_of = markings_buffer.buf;
     Py_ssize_t slots = markings_buffer.len / (Py_ssize_t)sizeof(unsigned short);
     const char *readable = PyByteArray_AS_STRING(readable_object);
     Py_ssize_t markings = PyByteArray_GET_SIZE(readable_object);
-    PyObject *seen = PyList_New(0);
-    if (seen == NULL) {
-        goto fail;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(found); i++) {
-        PyObject *hit = PyList_GET_ITEM(found, i);
-        if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 4) {
-            PyErr_SetString(PyExc_TypeError, "a hit is (position, kind, value, slots)");
-            goto fail;
+    Py_ssize_t at = 0;
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < hits && !failed; i++) {
+        PyObject *held = PyTuple_GET_ITEM(PyList_GET_ITEM(found, i), 3);
+        Py_ssize_t count = PyLong_Check(held) ? 1 : PyList_GET_SIZE(held);
+        counts[i] = count;
+        for (Py_ssize_t j = 0; j < count; j++, at++) {
+            PyObject *slot_object = PyLong_Check(held) ? held : PyList_GET_ITEM(held, j);
+            Py_ssize_t slot = PyLong_AsSsize_t(slot_object);
+            if (slot == -1 && PyErr_Occurred()) {
+                failed = 1;
+                break;
+            }
+            if (slot < 0 || slot >= slots || marking_of[slot] >= markings) {
+                PyErr_SetString(PyExc_IndexError, "a slot or marking the view does not know yet");
+                failed = 1;
+                break;
+            }
+            numbers[at] = slot;
+            verdicts[at] = readable[marking_of[slot]] != 0;
         }
-        PyObject *held = PyTuple_GET_ITEM(hit, 3);
-        if (PyLong_Check(held)) {
-            int allowed = readable_slot(held, marking_of, slots, readable, markings);
-            if (allowed < 0 || (allowed && PyList_Append(seen, hit) < 0)) {
-                goto fail;
+    }
+    PyBuffer_Release(&markings_buffer);
+    PyObject *seen = failed ? NULL : PyList_New(0);
+    at = 0;
+    for (Py_ssize_t i = 0; seen != NULL && i < hits; i++) {
+        PyObject *hit = PyList_GET_ITEM(found, i);
+        if (PyLong_Check(PyTuple_GET_ITEM(hit, 3))) {
+            if (verdicts[at++] && PyList_Append(seen, hit) < 0) {
+                Py_CLEAR(seen);
             }
             continue;
         }
-        if (!PyList_Check(held)) {
-            PyErr_SetString(PyExc_TypeError, "slots are an int or a list of ints");
-            goto fail;
-        }
         PyObject *shown = PyList_New(0);
-        if (shown == NULL) {
-            goto fail;
-        }
-        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(held); j++) {
-            PyObject *slot = PyList_GET_ITEM(held, j);
-            int allowed = readable_slot(slot, marking_of, slots, readable, markings);
-            if (allowed < 0 || (allowed && PyList_Append(shown, slot) < 0)) {
-                Py_DECREF(shown);
-                goto fail;
+        for (Py_ssize_t j = 0; shown != NULL && j < counts[i]; j++, at++) {
+            if (!verdicts[at]) {
+                continue;
             }
+            PyObject *number = PyLong_FromSsize_t(numbers[at]);
+            if (number == NULL || PyList_Append(shown, number) < 0) {
+                Py_CLEAR(shown);
+            }
+            Py_XDECREF(number);
+        }
+        if (shown == NULL) {
+            Py_CLEAR(seen);
+            break;
         }
         if (PyList_GET_SIZE(shown) > 0) {
             PyObject *narrowed = PyTuple_Pack(4, PyTuple_GET_ITEM(hit, 0), PyTuple_GET_ITEM(hit, 1),
                                               PyTuple_GET_ITEM(hit, 2), shown);
             if (narrowed == NULL || PyList_Append(seen, narrowed) < 0) {
-                Py_XDECREF(narrowed);
-                Py_DECREF(shown);
-                goto fail;
+                Py_CLEAR(seen);
             }
-            Py_DECREF(narrowed);
+            Py_XDECREF(narrowed);
         }
         Py_DECREF(shown);
     }
-    PyBuffer_Release(&markings_buffer);
+    PyMem_Free(counts);
+    PyMem_Free(verdicts);
     return seen;
-fail:
-    Py_XDECREF(seen);
-    PyBuffer_Release(&markings_buffer);
-    return NULL;
 }
 
 static PyMethodDef methods[] = {
@@ -1221,8 +1267,8 @@ PyMODINIT_FUNC PyInit__lookup(void) {
     if (PyType_Ready(&U32TableType) < 0 || PyType_Ready(&StrTableType) < 0) {
         return NULL;
     }
-    if (getentropy(&text_seed, sizeof text_seed) != 0) {
-        text_seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&text_seed;
+    if (getentropy(&table_seed, sizeof table_seed) != 0) {
+        table_seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&table_seed;
     }
     PyObject *created = PyModule_Create(&module);
     if (created == NULL) {

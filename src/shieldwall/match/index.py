@@ -303,8 +303,9 @@ class MatchIndex:
         if pk <= self.high_pk:
             raise ValueError(f"primary key {pk} is not above {self.high_pk}")
         slot = len(self.pks)
-        self.pks.append(pk)
+        # The marking first: should it fail, the arrays keep one length.
         self.marking_of.append(self._marking_id(marking))
+        self.pks.append(pk)
         self.live += 1
         for kind, value in found:
             self._add_value(kind, value, slot)
