@@ -179,6 +179,36 @@ static void table_free(void *memory) {
 
 #define EMPTY INT32_MIN
 
+/* The slots of an entry found, as a new reference. */
+/* `capacity` free entries of `size` bytes (whose first field is the value). */
+static void *new_entries(Py_ssize_t capacity, size_t size) {
+    char *entries = table_alloc((size_t)capacity * size);
+    for (Py_ssize_t i = 0; entries != NULL && i < capacity; i++) {
+        const int32_t empty = EMPTY;
+        memcpy(entries + (size_t)i * size, &empty, sizeof empty);
+    }
+    return entries;
+}
+
+/* A slot to add: 0 to 2**31 - 1 (the entries hold it as int32). */
+static int check_slot(long slot) {
+    if (slot < 0 || slot > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a slot is between 0 and 2**31 - 1");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *entry_slots(PyObject *shared, int32_t value) {
+    if (value >= 0) {
+        return PyLong_FromLong(value);
+    }
+    PyObject *slots = PyList_GET_ITEM(shared, -(Py_ssize_t)value - 1);
+    Py_INCREF(slots);
+    return slots;
+}
+
+
 /* Seeds the IPv4 tables' hash per process. */
 static uint64_t table_seed;
 
@@ -220,8 +250,8 @@ static int add_shared(PyObject *shared, int32_t *value, long slot) {
 
 
 typedef struct {
+    int32_t value; /* first in both entry types: `new_entries` marks it EMPTY */
     uint32_t key;
-    int32_t value;
 } Entry;
 
 typedef struct {
@@ -250,20 +280,9 @@ static Entry *find(const U32Table *table, uint32_t key) {
     }
 }
 
-static Entry *new_entries(Py_ssize_t capacity) {
-    Entry *entries = table_alloc((size_t)capacity * sizeof(Entry));
-    if (entries == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < capacity; i++) {
-        entries[i].value = EMPTY;
-    }
-    return entries;
-}
-
 static int grow(U32Table *table) {
     Py_ssize_t capacity = table->capacity * 2;
-    Entry *entries = new_entries(capacity), *old = table->entries;
+    Entry *entries = new_entries(capacity, sizeof(Entry)), *old = table->entries;
     if (entries == NULL) {
         return -1;
     }
@@ -282,15 +301,7 @@ static int grow(U32Table *table) {
 /* The slots of `key` as a new reference, NULL if absent (no error set). */
 static PyObject *table_slots(const U32Table *table, uint32_t key) {
     const Entry *entry = find(table, key);
-    if (entry->value == EMPTY) {
-        return NULL;
-    }
-    if (entry->value >= 0) {
-        return PyLong_FromLong(entry->value);
-    }
-    PyObject *slots = PyList_GET_ITEM(table->shared, -(Py_ssize_t)entry->value - 1);
-    Py_INCREF(slots);
-    return slots;
+    return entry->value == EMPTY ? NULL : entry_slots(table->shared, entry->value);
 }
 
 static PyObject *U32Table_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
@@ -303,7 +314,7 @@ static PyObject *U32Table_new(PyTypeObject *type, PyObject *args, PyObject *kwar
         return NULL;
     }
     table->capacity = 8;
-    table->entries = new_entries(table->capacity);
+    table->entries = new_entries(table->capacity, sizeof(Entry));
     table->shared = table->entries == NULL ? NULL : PyList_New(0);
     if (table->shared == NULL) {
         Py_DECREF(table);
@@ -338,8 +349,7 @@ static PyObject *U32Table_put(U32Table *table, PyObject *args) {
     if (!PyArg_ParseTuple(args, "Ol", &key_object, &slot) || read_key(key_object, &key) < 0) {
         return NULL;
     }
-    if (slot < 0 || slot > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "a slot is between 0 and 2**31 - 1");
+    if (check_slot(slot) < 0) {
         return NULL;
     }
     /* At most three quarters full: a miss then reads about one cache line. */
@@ -418,9 +428,9 @@ static PyTypeObject U32TableType = {
  */
 
 typedef struct {
+    int32_t value; /* as in U32Table; EMPTY when free */
     uint64_t hash;
     PyObject *key; /* the text, owned by `keys`: no list read on a hash match */
-    int32_t value; /* as in U32Table; EMPTY when free */
 } TextEntry;
 
 typedef struct {
@@ -467,20 +477,9 @@ static TextEntry *text_find(const StrTable *table, uint64_t hash, const unsigned
     }
 }
 
-static TextEntry *new_text_entries(Py_ssize_t capacity) {
-    TextEntry *entries = table_alloc((size_t)capacity * sizeof(TextEntry));
-    if (entries == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < capacity; i++) {
-        entries[i].value = EMPTY;
-    }
-    return entries;
-}
-
 static int text_grow(StrTable *table) {
     Py_ssize_t capacity = table->capacity * 2, old_capacity = table->capacity;
-    TextEntry *entries = new_text_entries(capacity), *old = table->entries;
+    TextEntry *entries = new_entries(capacity, sizeof(TextEntry)), *old = table->entries;
     if (entries == NULL) {
         return -1;
     }
@@ -500,16 +499,6 @@ static int text_grow(StrTable *table) {
     return 0;
 }
 
-/* The slots of an entry found, as a new reference. */
-static PyObject *entry_slots(PyObject *shared, int32_t value) {
-    if (value >= 0) {
-        return PyLong_FromLong(value);
-    }
-    PyObject *slots = PyList_GET_ITEM(shared, -(Py_ssize_t)value - 1);
-    Py_INCREF(slots);
-    return slots;
-}
-
 static PyObject *StrTable_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTuple(args, "") || (kwargs != NULL && PyDict_GET_SIZE(kwargs) > 0)) {
         PyErr_SetString(PyExc_TypeError, "StrTable() takes no arguments");
@@ -520,7 +509,7 @@ static PyObject *StrTable_new(PyTypeObject *type, PyObject *args, PyObject *kwar
         return NULL;
     }
     table->capacity = 8;
-    table->entries = new_text_entries(table->capacity);
+    table->entries = new_entries(table->capacity, sizeof(TextEntry));
     table->keys = table->entries == NULL ? NULL : PyList_New(0);
     table->shared = table->keys == NULL ? NULL : PyList_New(0);
     if (table->shared == NULL) {
@@ -543,8 +532,7 @@ static PyObject *StrTable_put(StrTable *table, PyObject *args) {
     if (!PyArg_ParseTuple(args, "Ul", &key, &slot) || PyUnicode_READY(key) < 0) {
         return NULL;
     }
-    if (slot < 0 || slot > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "a slot is between 0 and 2**31 - 1");
+    if (check_slot(slot) < 0) {
         return NULL;
     }
     if (PyList_GET_SIZE(table->keys) >= INT32_MAX) {
