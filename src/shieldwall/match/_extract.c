@@ -114,6 +114,28 @@ static size_t run(const unsigned char *t, size_t n, size_t at, int flag) {
     return end - at;
 }
 
+/* `(?:X{1,most}SEP){groups-1}X{1,most}` from the token's start, X the class `flag`:
+ * the length it covers, or 0. Each run is followed by a character outside
+ * the class, so it is taken whole (no backtracking). */
+static size_t groups(const unsigned char *t, size_t n, int flag, size_t most, int groups_wanted,
+                     unsigned char separator) {
+    size_t at = 0;
+    for (int group = 0; group < groups_wanted; group++) {
+        size_t length = run(t, n, at, flag);
+        if (length < 1 || length > most) {
+            return 0;
+        }
+        at += length;
+        if (group < groups_wanted - 1) {
+            if (at >= n || t[at] != separator) {
+                return 0;
+            }
+            at++;
+        }
+    }
+    return at;
+}
+
 /* `(?::\d{1,5})?\.?` then the token's end, from `at`. */
 static int port_and_dot(const unsigned char *t, size_t n, size_t at) {
     if (at < n && t[at] == ':') {
@@ -126,24 +148,10 @@ static int port_and_dot(const unsigned char *t, size_t n, size_t at) {
     return at == n || (t[at] == '.' && at + 1 == n);
 }
 
-/* `(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::\d{1,5})?\.?`: the value's length, or 0.
- * Each digit run is followed by a non-digit, so it is taken whole (no backtracking). */
+/* `(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::\d{1,5})?\.?`: the value's length, or 0. */
 static size_t match_ipv4(const unsigned char *t, size_t n) {
-    size_t at = 0;
-    for (int part = 0; part < 4; part++) {
-        size_t digits = run(t, n, at, C_DIGIT);
-        if (digits < 1 || digits > 3) {
-            return 0;
-        }
-        at += digits;
-        if (part < 3) {
-            if (at >= n || t[at] != '.') {
-                return 0;
-            }
-            at++;
-        }
-    }
-    return port_and_dot(t, n, at) ? at : 0;
+    size_t at = groups(t, n, C_DIGIT, 3, 4, '.');
+    return at && port_and_dot(t, n, at) ? at : 0;
 }
 
 /* `[0-9A-Fa-f:]*::[0-9A-Fa-f:.]*|(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}` over the whole token
@@ -172,21 +180,7 @@ static size_t match_ipv6(const unsigned char *t, size_t n) {
         return 0;
     }
     /* The second: eight groups of 1-4 hex digits. */
-    size_t at = 0;
-    for (int group = 0; group < 8; group++) {
-        size_t digits = run(t, n, at, C_HEX);
-        if (digits < 1 || digits > 4) {
-            return 0;
-        }
-        at += digits;
-        if (group < 7) {
-            if (at >= n || t[at] != ':') {
-                return 0;
-            }
-            at++;
-        }
-    }
-    return at == n ? n : 0;
+    return groups(t, n, C_HEX, 4, 8, ':') == n ? n : 0;
 }
 
 /* `[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?`, all of t[0:n]. */
