@@ -24,7 +24,6 @@ from shieldwall.config import Settings
 from shieldwall.db.base import metadata
 from shieldwall.db.engine import make_engine
 from shieldwall.db.migrate import upgrade
-from shieldwall.warninglists import default_index
 from shieldwall.web import passwords
 from tests.factories import Coalition, build_coalition
 
@@ -123,26 +122,11 @@ def production_password_hashing() -> None:
     """Requested by a test that needs the production hasher (see cheap_password_hashing)."""
 
 
-@pytest.fixture(scope="session")
-def warninglists_loaded() -> None:
-    """Builds the warninglist index once per test process, before any app starts.
-
-    Every app start loads it in a background thread through the cached
-    `default_index()`, and the cache has no lock: the tests that start apps
-    while the first build still runs (it takes seconds) each built their own.
-    Measured in tests/api alone: 10 builds in one process, about 100 s of CPU.
-    Loading it first leaves every later call a cache hit; nothing about the
-    index changes (the same function builds it, once).
-    """
-    default_index()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     sqlite_template: Path,
-    warninglists_loaded: None,
 ) -> Iterator[Engine]:
     if request.param == "sqlite":
         path = tmp_path / "store.db"

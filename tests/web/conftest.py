@@ -70,9 +70,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def sqlite_engine(
-    tmp_path: Path, sqlite_template: Path, warninglists_loaded: None
-) -> Iterator[Engine]:
+def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
     """A migrated SQLite store of its own (the browser tests run on SQLite only)."""
     path = tmp_path / "browser.db"
     shutil.copy(sqlite_template, path)
