@@ -385,3 +385,56 @@ def test_ipv6_hits_survive_their_table_changing_during_a_collection(allocations:
     assert [hit[:3] for hit in found] == [(0, "ipv6", "2001:db8::1"), (1, "ipv6", "2001:db8::1")]
     for hit in found:
         assert hit[3] in (300, [300, 301])
+
+
+def _long_batch(kind: str) -> list[str]:
+    """More values than the C probe queue holds, with deep names and long URLs to fill its arena."""
+    deep = ".".join(f"l{level}" for level in range(40)) + ".evil.example.com"
+    long_url = "http://evil.example.com/" + "p" * 4000
+    raws = []
+    for round_ in range(60):
+        raws += [
+            _SEEDS[round_ % len(_SEEDS)],
+            deep if round_ % 3 else deep.upper(),
+            long_url + str(round_ % 2),
+            "b\u00fccher.example" if round_ % 2 else "http://evil.example.com/\u00e9",
+            _HASHES["md5"],
+            _HASHES["sha1"].upper(),
+            "https://evil.example.com/path?q=1",
+        ]
+    return raws
+
+
+@pytest.mark.parametrize("kind", ["domain", "url", "md5", "sha1"])
+def test_batches_longer_than_the_probe_queue_agree(kind: str) -> None:
+    raws = _long_batch(kind)
+    expected = PYTHON_INDEX.lookup_many(kind, raws)
+    assert expected, "the batch must hold hits for the comparison to mean something"
+    assert COMPILED_INDEX.lookup_many(kind, raws) == expected
+
+
+def test_collections_run_during_python_code_and_after_a_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A batch pauses the collector while it runs C code only: the Python route
+    # it calls for odd values, and everything after it, run with collections on.
+    index = MatchIndex()
+    index.add(1, MARKINGS[0], [("domain", "example.com")])
+    states: list[bool] = []
+
+    def record(position: int, raw: str, out: list[object]) -> None:
+        states.append(gc.isenabled())
+
+    monkeypatch.setattr(index_module, "_one_value", lambda _batch: record)
+    index._use_compiled()
+    found = index.lookup_many("domain", ["example.com", "b\u00fccher.example", "example.com"])
+    assert [hit[0] for hit in found] == [0, 2]
+    assert states == [True]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        index.lookup_many("domain", ["b\u00fccher.example"])
+        assert states == [True, False]  # a caller's own gc.disable() is left alone
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
