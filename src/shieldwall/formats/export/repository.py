@@ -4,18 +4,30 @@ Every query here carries `intel.repository.visible(principal)`, the access
 policy's SQL filter, so an export can never read a row its caller may not see.
 Bulk reads are one query each, streamed in chunks (`yield_per`; a server-side
 cursor on PostgreSQL), reading only the columns the format needs, so memory
-stays flat whatever the size of the store; object pages with their
-observables are keyset pages (`pk > last`).
+stays flat whatever the size of the store; they hand out the driver's own
+tuples rather than SQLAlchemy rows (see `_driver_chunks`). Object pages with
+their observables are keyset pages (`pk > last`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, ColumnElement, Connection, Integer, Row, cast, func, select, true
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Integer,
+    Select,
+    cast,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.sql.expression import type_coerce
 
 from shieldwall.correlate.tables import sighting_refs
@@ -128,14 +140,25 @@ def value_rows(
     *,
     chunk: int,
     extra: Sequence[ColumnElement[bool]] = (),
-) -> Iterator[Sequence[Row[Any, Any]]]:
+) -> Iterator[Sequence[tuple[Any, ...]]]:
     """`fields` of every observable value of the visible objects in scope, in chunks.
 
-    One query, streamed (`yield_per`: a server-side cursor on PostgreSQL), in
-    object pk order and, within an object, kind and value order, so that rules
-    get their sids in the same order in every export. Only the columns asked
-    for are read: what a row costs is mostly the columns it carries.
+    One query (`value_query`), streamed (`yield_per`: a server-side cursor on
+    PostgreSQL), in object pk order and, within an object, kind and value
+    order, so that rules get their sids in the same order in every export.
+    Only the columns asked for are read: what a row costs is mostly the
+    columns it carries.
     """
+    return _driver_chunks(conn, value_query(conn, scope, fields, extra), chunk)
+
+
+def value_query(
+    conn: Connection,
+    scope: Scope,
+    fields: Sequence[str],
+    extra: Sequence[ColumnElement[bool]] = (),
+) -> Select[Any]:
+    """The query of `value_rows`."""
     available = _value_columns(conn, scope)
     clauses = _clauses(conn, scope)
     clauses.extend(extra)
@@ -144,27 +167,90 @@ def value_rows(
     joined = stix_objects.join(observables, observables.c.object_pk == stix_objects.c.pk)
     if "owner" in fields:
         joined = joined.join(organisations, organisations.c.id == stix_objects.c.owner_org_id)
-    query = (
+    return (
         select(*(available[name] for name in fields))
         .select_from(joined)
         .where(*clauses)
         .order_by(stix_objects.c.pk, observables.c.kind, observables.c.value)
-        .execution_options(yield_per=chunk)
     )
-    yield from conn.execute(query).partitions()
 
 
 def object_data(
     conn: Connection, scope: Scope, *, chunk: int, extra: Sequence[ColumnElement[bool]] = ()
-) -> Iterator[Sequence[Row[Any, Any]]]:
+) -> Iterator[Sequence[tuple[Any, ...]]]:
     """(pk, stored JSON) of every visible object in scope, pk order, streamed in chunks."""
     query = (
         select(stix_objects.c.pk, stix_objects.c.data)
         .where(*_clauses(conn, scope), *extra)
         .order_by(stix_objects.c.pk)
-        .execution_options(yield_per=chunk)
     )
-    yield from conn.execute(query).partitions()
+    return _driver_chunks(conn, query, chunk)
+
+
+#: Distinct raw values whose converted value is remembered, per column (flat memory).
+_CONVERTED_CACHE = 4096
+
+
+def _driver_chunks(
+    conn: Connection, query: Select[Any], chunk: int
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """The rows of `query`, `chunk` at a time, as the driver's own tuples.
+
+    A SQLAlchemy Row costs more than the SQL that produced it: on a store of a
+    million indicators, reading Suricata's six columns took 3.86 s of CPU as
+    rows against 2.39 s as the driver's tuples. The rows are fetched through
+    the result's own fetch strategy (which keeps the row PostgreSQL's
+    server-side cursor reads ahead, and turns driver errors into SQLAlchemy's),
+    and columns whose type converts what the driver returns (UTC datetimes)
+    are converted here, as SQLAlchemy would.
+    """
+    result = conn.execute(query.execution_options(yield_per=chunk))
+    fetch = result.cursor_strategy.fetchmany
+    convert: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
+    try:
+        first = True
+        while result.cursor is not None and (rows := fetch(result, result.cursor, chunk)):
+            if first:
+                # The description is complete once a row was read (psycopg's named cursors).
+                convert = _converter(conn, query, result)
+                first = False
+            yield rows if convert is None else convert(rows)
+    finally:
+        result.close()
+
+
+def _converter(
+    conn: Connection, query: Select[Any], result: CursorResult[Any]
+) -> Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None:
+    """What turns driver tuples into the values SQLAlchemy would give; None: nothing to do."""
+    dialect = conn.dialect
+    description = result.cursor.description if result.cursor is not None else None
+    codes = [entry[1] for entry in description or ()] or [None] * len(query.selected_columns)
+    processors = [
+        column.type.dialect_impl(dialect).result_processor(dialect, code)
+        for column, code in zip(query.selected_columns, codes, strict=True)
+    ]
+    needed = [(at, process) for at, process in enumerate(processors) if process is not None]
+    if not needed:
+        return None
+    # Converted columns are timestamps shared by many rows (one per ingest):
+    # each distinct raw value is converted once.
+    caches: list[dict[Any, Any]] = [{} for _ in needed]
+
+    def convert(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        converted = [list(row) for row in rows]
+        for (at, process), cache in zip(needed, caches, strict=True):
+            if len(cache) > _CONVERTED_CACHE:
+                cache.clear()
+            for row in converted:
+                raw = row[at]
+                found = cache.get(raw, cache)
+                if found is cache:
+                    found = cache[raw] = process(raw)
+                row[at] = found
+        return [tuple(row) for row in converted]
+
+    return convert
 
 
 _OBJECT_COLUMNS = (
