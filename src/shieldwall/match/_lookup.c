@@ -658,6 +658,15 @@ static int probe_text(PyObject *out, Py_ssize_t position, PyObject *kind, const 
     return probe_text_kind(out, position, kind, table, data, length, PyUnicode_1BYTE_KIND);
 }
 
+/* Prefetches the str a few values ahead: in a large batch each one is a cache miss. */
+static void prefetch_later(PyObject *raws, Py_ssize_t position) {
+    if (position + 8 < PyList_GET_SIZE(raws)) {
+        PyObject *later = PyList_GET_ITEM(raws, position + 8);
+        __builtin_prefetch(later);
+        __builtin_prefetch((const char *)later + 64);
+    }
+}
+
 /* Text longer than this goes to the Python route (no indexed value is as long). */
 #define TEXT_BUFFER 4096
 
@@ -977,6 +986,7 @@ static PyObject *ipv6_many(PyObject *module, PyObject *args) {
     char buffer[64];
     for (Py_ssize_t position = 0; position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        prefetch_later(raws, position);
         const char *text = address_text(raw, buffer, sizeof buffer);
         struct in6_addr parsed;
         if (text == NULL || inet_pton(AF_INET6, text, &parsed) != 1) {
@@ -1074,6 +1084,7 @@ static PyObject *domain_many(PyObject *module, PyObject *args) {
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        prefetch_later(raws, position);
         Py_ssize_t length;
         const unsigned char *data = stripped_ascii(raw, &length);
         if (data == NULL || length > TEXT_BUFFER) {
@@ -1136,6 +1147,7 @@ static PyObject *hash_many(PyObject *module, PyObject *args) {
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        prefetch_later(raws, position);
         Py_ssize_t length = -1;
         const unsigned char *data = NULL;
         if (PyUnicode_Check(raw) && PyUnicode_IS_ASCII(raw)) {
@@ -1178,6 +1190,7 @@ static PyObject *exact_many(PyObject *module, PyObject *args) {
     const StrTable *table = (const StrTable *)table_object;
     for (Py_ssize_t position = 0; position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        prefetch_later(raws, position);
         if (!PyUnicode_Check(raw)) {
             continue; /* no table holds it, as a dict would say */
         }
@@ -1203,6 +1216,7 @@ static PyObject *email_many(PyObject *module, PyObject *args) {
     unsigned char lowered[TEXT_BUFFER];
     for (Py_ssize_t position = 0; position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        prefetch_later(raws, position);
         Py_ssize_t length;
         const unsigned char *data = stripped_ascii(raw, &length);
         if (data == NULL || length > TEXT_BUFFER) {
@@ -1316,6 +1330,7 @@ static PyObject *url_many(PyObject *module, PyObject *args) {
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        prefetch_later(raws, position);
         Py_ssize_t written = -1;
         unsigned char *canonical = NULL;
         if (PyUnicode_Check(raw) && PyUnicode_IS_ASCII(raw) &&
