@@ -636,11 +636,12 @@ static PyTypeObject StrTableType = {
     .tp_as_sequence = &StrTable_as_sequence,
 };
 
-/* Appends a hit of `kind` if the table holds the ASCII text; the value is the
- * table's own key. -1 on error. */
-static int probe_text_kind(PyObject *out, Py_ssize_t position, PyObject *kind, const StrTable *table,
-                      const unsigned char *data, size_t length, int kind_of_data) {
-    const TextEntry *entry = text_find(table, text_hash(data, length), data, length, kind_of_data);
+/* Appends a hit of `kind` if the table holds the text, whose hash is known; the
+ * value is the table's own key. -1 on error. */
+static int append_if_held(PyObject *out, Py_ssize_t position, PyObject *kind,
+                          const StrTable *table, uint64_t hash, const unsigned char *data,
+                          size_t length, int kind_of_data) {
+    const TextEntry *entry = text_find(table, hash, data, length, kind_of_data);
     if (entry->value == EMPTY) {
         return 0;
     }
@@ -651,6 +652,12 @@ static int probe_text_kind(PyObject *out, Py_ssize_t position, PyObject *kind, c
     int failed = append_hit(out, position, kind, entry->key, slots);
     Py_DECREF(slots);
     return failed;
+}
+
+static int probe_text_kind(PyObject *out, Py_ssize_t position, PyObject *kind, const StrTable *table,
+                      const unsigned char *data, size_t length, int kind_of_data) {
+    return append_if_held(out, position, kind, table, text_hash(data, length), data, length,
+                          kind_of_data);
 }
 
 static int probe_text(PyObject *out, Py_ssize_t position, PyObject *kind, const StrTable *table,
@@ -733,8 +740,9 @@ static int queue_flush(ProbeQueue *queue) {
         if (probe->entry->value == EMPTY) {
             continue; /* a miss, decided without reading any key */
         }
-        if (probe_text(queue->out, probe->position, queue->kind, queue->table,
-                       queue->arena + probe->offset, probe->length) < 0) {
+        if (append_if_held(queue->out, probe->position, queue->kind, queue->table, probe->hash,
+                           queue->arena + probe->offset, probe->length,
+                           PyUnicode_1BYTE_KIND) < 0) {
             return -1;
         }
     }
