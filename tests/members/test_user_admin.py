@@ -208,3 +208,30 @@ def test_role_and_disabled_in_one_change(
     view = _ok(_patch(client, "cee", {"role": "reader", "disabled": True}, admin))
     assert (view["role"], view["disabled"]) == ("reader", True)
     assert _listed(client, "cee", admin) == view
+
+
+@pytest.mark.parametrize("change", [{"role": "analyst"}, {"disabled": True}])
+def test_an_organisation_cannot_lock_out_its_last_org_admin(
+    client: TestClient, coalition: Coalition, engine: Engine, change: dict[str, Any]
+) -> None:
+    add_user(engine, "Sponsor A", "ann", Role.ORG_ADMIN)
+    own_admin = coalition.auth("Sponsor A", Role.ORG_ADMIN)
+    refused = _patch(client, "ann", change, own_admin)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["where"] == f"body.{next(iter(change))}"
+    assert "last active org-admin" in refused.json()["detail"]
+    unchanged = _listed(client, "ann", own_admin)
+    assert (unchanged["role"], unchanged["disabled"]) == ("org-admin", False)
+    # With a second org-admin the change is allowed.
+    add_user(engine, "Sponsor A", "amy", Role.ORG_ADMIN)
+    _ok(_patch(client, "ann", change, own_admin))
+    assert _patch(client, "amy", change, own_admin).status_code == 409
+
+
+def test_the_host_may_stop_another_organisations_last_org_admin(
+    client: TestClient, coalition: Coalition, engine: Engine
+) -> None:
+    # How a compromised account is stopped: the host acts on another organisation.
+    add_user(engine, "Sponsor A", "ann", Role.ORG_ADMIN)
+    view = _ok(_patch(client, "ann", {"disabled": True}, coalition.auth("Host", Role.ORG_ADMIN)))
+    assert view["disabled"] is True

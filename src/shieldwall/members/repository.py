@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, func, insert, select, update
 
 from shieldwall.members.tables import api_keys, organisations, users
 from shieldwall.sharing.tables import group_members
@@ -186,3 +186,17 @@ def set_user_role(conn: Connection, user_id: int, role: str) -> None:
 
 def set_user_disabled_at(conn: Connection, user_id: int, when: datetime | None) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=when))
+
+
+def count_active_users(conn: Connection, org_name: str, role: str) -> int:
+    """Users of the organisation with this role who are not disabled."""
+    query = (
+        select(func.count())
+        .select_from(users.join(organisations, organisations.c.id == users.c.org_id))
+        .where(
+            organisations.c.name == org_name,
+            users.c.role == role,
+            users.c.disabled_at.is_(None),
+        )
+    )
+    return int(conn.execute(query).scalar_one())

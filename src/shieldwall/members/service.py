@@ -233,6 +233,31 @@ def managed_user(conn: Connection, username: str, by: Principal | None) -> Any:
     return row
 
 
+def _keep_an_org_admin(
+    conn: Connection, row: Any, *, role: Role | None, disabled: bool | None, by: Principal | None
+) -> None:
+    """Refuses a change by which an organisation's administrators lock themselves out.
+
+    Demoting or disabling the last active org-admin user of one's own
+    organisation would leave nobody there to manage its users and keys. The
+    node's operator (the CLI) and the host's administrators acting on another
+    organisation may still do it: that is how a compromised account is stopped.
+    """
+    if by is None or by.org_name != row["org"]:
+        return
+    if row["role"] != Role.ORG_ADMIN.value or row["disabled_at"] is not None:
+        return
+    demoted = role is not None and role is not Role.ORG_ADMIN
+    if not (demoted or disabled is True):
+        return
+    if repository.count_active_users(conn, row["org"], Role.ORG_ADMIN.value) <= 1:
+        raise Conflict(
+            f"{row['username']!r} is the last active org-admin of {row['org']!r}; "
+            "make another user org-admin first",
+            where="body.role" if demoted else "body.disabled",
+        )
+
+
 def update_user(
     conn: Connection,
     username: str,
@@ -247,6 +272,7 @@ def update_user(
     disabling, and one opened under the old role must not carry it on.
     """
     row = managed_user(conn, username, by)
+    _keep_an_org_admin(conn, row, role=role, disabled=disabled, by=by)
     if role is not None and role.value != row["role"]:
         repository.set_user_role(conn, row["id"], role.value)
         web_repository.delete_sessions_of(conn, row["id"])
