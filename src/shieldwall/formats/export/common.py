@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from calendar import timegm
-from functools import lru_cache
 
 from shieldwall.sharing.tlp import TLP
 
@@ -12,24 +11,43 @@ TLP_LABEL: dict[int, str] = {int(level): level.label for level in TLP}
 TLP_SLUG: dict[int, str] = {int(level): level.slug for level in TLP}
 
 
-@lru_cache(maxsize=4096)
+#: Days whose start is remembered (flat memory: a store spans few days).
+_DAY_CACHE = 4096
+_day_starts: dict[str, int] = {}
+#: `HH:MM` and `SS` of a version key -> seconds: one dictionary look-up each
+#: instead of three int() parses (0.7 us a key, for every value of an export).
+_CLOCK_MINUTES = {f"{h:02d}:{m:02d}": h * 3600 + m * 60 for h in range(24) for m in range(60)}
+_CLOCK_SECONDS = {f"{s:02d}": s for s in range(61)}
+
+
 def _day_start(day: str) -> int:
     """Seconds since 1970 of a day (`YYYY-MM-DD`) at midnight UTC."""
-    return timegm((int(day[0:4]), int(day[5:7]), int(day[8:10]), 0, 0, 0, 0, 0, 0))
+    found = _day_starts.get(day)
+    if found is None:
+        if len(_day_starts) >= _DAY_CACHE:
+            _day_starts.clear()
+        found = _day_starts[day] = timegm(
+            (int(day[0:4]), int(day[5:7]), int(day[8:10]), 0, 0, 0, 0, 0, 0)
+        )
+    return found
 
 
 def epoch_seconds(version_key: str) -> int:
     """Seconds since 1970 of a stored version key (`YYYY-MM-DDTHH:MM:SS.fffffffffZ`).
 
     Keys are mostly distinct but their days are few: the day is cached, the
-    time of day is three small integers.
+    time of day is looked up (any other text is parsed, as it always was).
     """
-    return (
-        _day_start(version_key[:10])
-        + int(version_key[11:13]) * 3600
-        + int(version_key[14:16]) * 60
-        + int(version_key[17:19])
-    )
+    minutes = _CLOCK_MINUTES.get(version_key[11:16])
+    seconds = _CLOCK_SECONDS.get(version_key[17:19])
+    if minutes is None or seconds is None:
+        return (
+            _day_start(version_key[:10])
+            + int(version_key[11:13]) * 3600
+            + int(version_key[14:16]) * 60
+            + int(version_key[17:19])
+        )
+    return _day_start(version_key[:10]) + minutes + seconds
 
 
 def stix_uuid(stix_id: str) -> str:

@@ -13,34 +13,29 @@ Suricata (see `rules`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from shieldwall.formats.export import rules
-from shieldwall.formats.export.rules import Indicator, RuleContext
+from shieldwall.formats.export.rules import RuleContext
 
 #: The columns each value is read with (see `repository.value_rows`).
 FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
 _CLASSTYPE = "classtype:trojan-activity;"
 _TO_SERVER = "flow:to_server,established;"
+_ADDRESS_KINDS = frozenset({"ipv4", "ipv6", "cidr"})
+#: What a rule's `msg` says it matches, escaped once.
+_WHAT = rules.what_texts(("ipv4", "ipv6", "cidr", "url"))
 
 
 def dns_wire(name: str) -> str:
     """A domain name as DNS writes it: length-prefixed labels, in rule content syntax."""
-    parts = [f"|{len(label.encode()):02X}|{rules.content(label)}" for label in name.split(".")]
+    if rules.is_plain(name):
+        # Every label is plain too: written as is, its length its byte count.
+        parts = [f"|{len(label):02X}|{label}" for label in name.split(".")]
+    else:
+        parts = [f"|{len(label.encode()):02X}|{rules.content(label)}" for label in name.split(".")]
     return "".join(parts) + "|00|"
-
-
-def _sid_key(found: Indicator, kind: str, variant: str) -> str:
-    return f"{found.stix_id}|{kind}|{found.value}|{variant}"
-
-
-def _address_rule(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
-    sid = sids.sid(_sid_key(found, kind, "ip"))
-    return [
-        f'alert ip $HOME_NET any <> {found.value} any (msg:"{RuleContext.message(found, kind)}"; '
-        f"{_CLASSTYPE} sid:{sid}; {found.tail}"
-    ]
 
 
 def _host_header(host: str) -> str:
@@ -59,62 +54,65 @@ _DOMAIN_TEMPLATES = tuple(
 )
 
 
-def _domain_rules(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
-    name = found.value
+def _domain_bodies(name: str) -> tuple[str, str, str]:
+    """What the DNS, TLS and HTTP rules of a domain match, in the templates' order."""
     text = rules.content(name)
-    bodies = (
+    return (
         f'content:"{dns_wire(name)}"; nocase;',
         f'{_TO_SERVER} ssl_state:client_hello; content:"{text}"; nocase;',
         f'{_TO_SERVER} content:"Host|3A 20|{text}|0D 0A|"; nocase; http_header;',
     )
-    prefix, shown, tail = found.prefix, found.shown, found.tail
-    key = f"{found.stix_id}|{kind}|{name}"
-    sid = sids.sid
-    return [
-        f'{start}{prefix}{what}{shown}"; {body} {_CLASSTYPE} sid:{sid(key + variant)}; {tail}'
-        for (variant, start, what), body in zip(_DOMAIN_TEMPLATES, bodies, strict=True)
-    ]
 
 
-def _url_rule(found: Indicator, kind: str, sids: rules.SidAllocator) -> list[str]:
-    parts = rules.url_parts(found.value)
-    if parts is None:
-        return []
-    host, target = parts
-    sid = sids.sid(_sid_key(found, kind, "http"))
-    return [
+def _url_rule(url: tuple[str, str], message: str, sid: int, tail: str) -> str:
+    host, target = url
+    return (
         f"alert tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS "
-        f'(msg:"{RuleContext.message(found, "url")}"; {_TO_SERVER} '
+        f'(msg:"{message}"; {_TO_SERVER} '
         f'content:"{rules.content(target)}"; http_uri; {_host_header(host)} '
-        f"{_CLASSTYPE} sid:{sid}; {found.tail}"
-    ]
-
-
-_WRITERS: dict[str, Callable[[Indicator, str, rules.SidAllocator], list[str]]] = {
-    "ipv4": _address_rule,
-    "ipv6": _address_rule,
-    "cidr": _address_rule,
-    "domain": _domain_rules,
-    "url": _url_rule,
-}
+        f"{_CLASSTYPE} sid:{sid}; {tail}"
+    )
 
 
 def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[bytes]:
-    """Rules from rows of `FIELDS`."""
+    """Rules from rows of `FIELDS`.
+
+    One loop over the values with each kind's rules written in place (see
+    `suricata.write`). A rule's sid key is `stix id|kind|value|variant`.
+    """
     sids = rules.SidAllocator(sid_base)
-    context = RuleContext()
+    sid, parts = sids.sid, RuleContext().parts
     skipped: dict[str, int] = {}
     try:
         yield b"# shieldwall export: Snort rules (stable sids; see docs)\n"
         for chunk in chunks:
             lines: list[str] = []
+            append = lines.append
             for kind, value, stix_id, owner, tlp, version_key in chunk:
-                writer = _WRITERS.get(kind)
-                if writer is None:
-                    skipped[kind] = skipped.get(kind, 0) + 1
+                if kind in _ADDRESS_KINDS:
+                    prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+                    append(
+                        f'alert ip $HOME_NET any <> {value} any (msg:"{prefix}{_WHAT[kind]} '
+                        f'{shown}"; {_CLASSTYPE} sid:{sid(f"{stix_id}|{kind}|{value}|ip")}; {tail}'
+                    )
+                elif kind == "domain":
+                    prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+                    key = f"{stix_id}|domain|{value}"
+                    for (variant, start, what), body in zip(
+                        _DOMAIN_TEMPLATES, _domain_bodies(value), strict=True
+                    ):
+                        append(
+                            f'{start}{prefix}{what}{shown}"; {body} {_CLASSTYPE} '
+                            f"sid:{sid(key + variant)}; {tail}"
+                        )
+                elif kind == "url":
+                    url = rules.url_parts(value)
+                    if url is not None:
+                        prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+                        message = f"{prefix}{_WHAT['url']} {shown}"
+                        append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
                 else:
-                    found = context.indicator(stix_id, value, owner, tlp, version_key)
-                    lines.extend(writer(found, kind, sids))
+                    skipped[kind] = skipped.get(kind, 0) + 1
             if lines:
                 lines.append("")
                 yield "\n".join(lines).encode()
