@@ -21,14 +21,12 @@ _CLOCK_SECONDS = {f"{s:02d}": s for s in range(61)}
 
 
 def _day_start(day: str) -> int:
-    """Seconds since 1970 of a day (`YYYY-MM-DD`) at midnight UTC."""
-    found = _day_starts.get(day)
-    if found is None:
-        if len(_day_starts) >= _DAY_CACHE:
-            _day_starts.clear()
-        found = _day_starts[day] = timegm(
-            (int(day[0:4]), int(day[5:7]), int(day[8:10]), 0, 0, 0, 0, 0, 0)
-        )
+    """Seconds since 1970 of a day (`YYYY-MM-DD`) at midnight UTC, remembered."""
+    if len(_day_starts) >= _DAY_CACHE:
+        _day_starts.clear()
+    found = _day_starts[day] = timegm(
+        (int(day[0:4]), int(day[5:7]), int(day[8:10]), 0, 0, 0, 0, 0, 0)
+    )
     return found
 
 
@@ -38,16 +36,19 @@ def epoch_seconds(version_key: str) -> int:
     Keys are mostly distinct but their days are few: the day is cached, the
     time of day is looked up (any other text is parsed, as it always was).
     """
+    day = _day_starts.get(version_key[:10])
+    if day is None:
+        day = _day_start(version_key[:10])
     minutes = _CLOCK_MINUTES.get(version_key[11:16])
     seconds = _CLOCK_SECONDS.get(version_key[17:19])
     if minutes is None or seconds is None:
         return (
-            _day_start(version_key[:10])
+            day
             + int(version_key[11:13]) * 3600
             + int(version_key[14:16]) * 60
             + int(version_key[17:19])
         )
-    return _day_start(version_key[:10]) + minutes + seconds
+    return day + minutes + seconds
 
 
 def stix_uuid(stix_id: str) -> str:

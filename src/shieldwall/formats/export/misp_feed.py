@@ -11,8 +11,9 @@ flat; the manifest holds one small entry per event.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -42,22 +43,38 @@ def _spooled(spool: IO[bytes]) -> Iterator[bytes]:
         spool.close()
 
 
+#: Copied for each value: 630 ns against 730 ns for `hashlib.md5(..., usedforsecurity=False)`.
+_EMPTY_MD5 = hashlib.md5(usedforsecurity=False)
+
+
+def _hash_recorder(spool: IO[bytes], tail: str) -> Callable[[list[misp.Attribute]], None]:
+    """Writes `md5 of each value<tail>` to the spool for every attribute it is given.
+
+    One text per batch, encoded once: a bytes line per attribute (and a call
+    per value through `value_hashes`) cost more than the hashing.
+    """
+
+    def record(attributes: list[misp.Attribute]) -> None:
+        digests: list[str] = []
+        for attribute in attributes:
+            if "|" in attribute.misp_type:
+                digests.extend(misp.value_hashes(attribute.misp_type, attribute.value))
+            else:
+                hasher = _EMPTY_MD5.copy()
+                hasher.update(attribute.value.encode())
+                digests.append(hasher.hexdigest())
+        if digests:
+            spool.write((tail.join(digests) + tail).encode())
+
+    return record
+
+
 def files(conn: Connection, scope: Scope, caller: str, page_size: int) -> Iterator[FeedFile]:
     manifest: dict[str, dict[str, Any]] = {}
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by _spooled)
     try:
         for event in misp.events(conn, scope, caller, page_size):
-            tail = f",{event.uuid}\n".encode()
-
-            def record(attributes: list[misp.Attribute], tail: bytes = tail) -> None:
-                lines = [
-                    digest.encode() + tail
-                    for attribute in attributes
-                    for digest in misp.value_hashes(attribute.misp_type, attribute.value)
-                ]
-                spool.write(b"".join(lines))
-
-            event.on_attributes = record
+            event.on_attributes = _hash_recorder(spool, f",{event.uuid}\n")
             yield FeedFile(f"{event.uuid}.json", event.chunks())
             manifest[event.uuid] = {key: event.header.get(key) for key in _MANIFEST_FIELDS}
     except BaseException:
