@@ -705,12 +705,19 @@ typedef struct {
     unsigned char arena[QUEUE_ARENA];
 } ProbeQueue;
 
-static void queue_init(ProbeQueue *queue, const StrTable *table, PyObject *kind, PyObject *out) {
+/* A new, empty queue (on the heap: the arena is too large for the stack), or NULL. */
+static ProbeQueue *queue_new(const StrTable *table, PyObject *kind, PyObject *out) {
+    ProbeQueue *queue = PyMem_Malloc(sizeof(ProbeQueue));
+    if (queue == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
     queue->table = table;
     queue->kind = kind;
     queue->out = out;
     queue->count = 0;
     queue->used = 0;
+    return queue;
 }
 
 /* The first entry at or after the bucket of `hash` holding that hash, or an EMPTY one. */
@@ -779,6 +786,17 @@ static int queue_probe(ProbeQueue *queue, Py_ssize_t position, const unsigned ch
 
 /* Marks `length` arena bytes at the end as used by queued probes. */
 static void queue_keep(ProbeQueue *queue, size_t length) { queue->used += length; }
+
+
+/* Answers what is still queued and frees the queue: a batch's return value. */
+static PyObject *queue_finish(ProbeQueue *queue, int failed) {
+    failed = failed || queue_flush(queue) < 0;
+    PyMem_Free(queue);
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
 
 /* One (prefix, shift, table) entry of a list of CIDR tables. */
 typedef struct {
@@ -1084,11 +1102,10 @@ static PyObject *domain_many(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "fewest_dots is 0 or more");
         return NULL;
     }
-    ProbeQueue *queue = PyMem_Malloc(sizeof(ProbeQueue));
+    ProbeQueue *queue = queue_new((const StrTable *)table_object, KIND_DOMAIN, out);
     if (queue == NULL) {
-        return PyErr_NoMemory();
+        return NULL;
     }
-    queue_init(queue, (const StrTable *)table_object, KIND_DOMAIN, out);
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
@@ -1124,12 +1141,7 @@ static PyObject *domain_many(PyObject *module, PyObject *args) {
             failed = queue_probe(queue, position, name + dot + 1, (size_t)(length - dot - 1)) < 0;
         }
     }
-    failed = failed || queue_flush(queue) < 0;
-    PyMem_Free(queue);
-    if (failed) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return queue_finish(queue, failed);
 }
 
 static int hex_digit(unsigned char c) {
@@ -1147,11 +1159,10 @@ static PyObject *hash_many(PyObject *module, PyObject *args) {
                           &table_object, &kind, &slow)) {
         return NULL;
     }
-    ProbeQueue *queue = PyMem_Malloc(sizeof(ProbeQueue));
+    ProbeQueue *queue = queue_new((const StrTable *)table_object, kind, out);
     if (queue == NULL) {
-        return PyErr_NoMemory();
+        return NULL;
     }
-    queue_init(queue, (const StrTable *)table_object, kind, out);
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
@@ -1181,12 +1192,7 @@ static PyObject *hash_many(PyObject *module, PyObject *args) {
         queue_keep(queue, (size_t)length);
         failed = queue_probe(queue, position, lowered, (size_t)length) < 0;
     }
-    failed = failed || queue_flush(queue) < 0;
-    PyMem_Free(queue);
-    if (failed) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return queue_finish(queue, failed);
 }
 
 static PyObject *exact_many(PyObject *module, PyObject *args) {
@@ -1330,11 +1336,10 @@ static PyObject *url_many(PyObject *module, PyObject *args) {
                           &table_object, &kind, &max_length, &slow)) {
         return NULL;
     }
-    ProbeQueue *queue = PyMem_Malloc(sizeof(ProbeQueue));
+    ProbeQueue *queue = queue_new((const StrTable *)table_object, kind, out);
     if (queue == NULL) {
-        return PyErr_NoMemory();
+        return NULL;
     }
-    queue_init(queue, (const StrTable *)table_object, kind, out);
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
@@ -1357,12 +1362,7 @@ static PyObject *url_many(PyObject *module, PyObject *args) {
         queue_keep(queue, (size_t)written);
         failed = queue_probe(queue, position, canonical, (size_t)written) < 0;
     }
-    failed = failed || queue_flush(queue) < 0;
-    PyMem_Free(queue);
-    if (failed) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return queue_finish(queue, failed);
 }
 
 
