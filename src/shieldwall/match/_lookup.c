@@ -70,7 +70,7 @@ static int append_hit(PyObject *out, Py_ssize_t position, PyObject *kind, PyObje
 
 /* Collections are paused while a batch runs (see `without_gc`); whether this
  * batch paused them, so that Python code it calls runs with them on. */
-static int gc_paused_here;
+static _Thread_local int gc_paused_here;
 
 static int call_slow(PyObject *slow, Py_ssize_t position, PyObject *raw, PyObject *out) {
     int paused = gc_paused_here;
@@ -693,12 +693,13 @@ typedef struct {
     Py_ssize_t position;
     uint64_t hash;
     size_t offset, length; /* of the text in the arena */
-    const TextEntry *entry;
+    int candidate; /* an entry of its hash is in the table: compare the key */
 } Probe;
 
 typedef struct {
     const StrTable *table;
     PyObject *kind, *out;
+    PyObject *held; /* the value being queued (see `queue_hold`) */
     Py_ssize_t count;
     size_t used;
     Probe probes[QUEUE_PROBES];
@@ -715,6 +716,7 @@ static ProbeQueue *queue_new(const StrTable *table, PyObject *kind, PyObject *ou
     queue->table = table;
     queue->kind = kind;
     queue->out = out;
+    queue->held = NULL;
     queue->count = 0;
     queue->used = 0;
     return queue;
@@ -736,15 +738,18 @@ static int queue_flush(ProbeQueue *queue) {
     queue->count = 0; /* the arena is reclaimed by `queue_room`, between values */
     for (Py_ssize_t i = 0; i < count; i++) {
         Probe *probe = &queue->probes[i];
-        probe->entry = first_candidate(queue->table, probe->hash);
-        if (probe->entry->value != EMPTY) {
-            __builtin_prefetch(probe->entry->key);
-            __builtin_prefetch((const char *)probe->entry->key + 64);
+        /* No entry pointer is kept for the next pass: appending a hit allocates,
+         * and code run by a collection may grow the table and free its entries. */
+        const TextEntry *entry = first_candidate(queue->table, probe->hash);
+        probe->candidate = entry->value != EMPTY;
+        if (probe->candidate) {
+            __builtin_prefetch(entry->key);
+            __builtin_prefetch((const char *)entry->key + 64);
         }
     }
     for (Py_ssize_t i = 0; i < count; i++) {
         const Probe *probe = &queue->probes[i];
-        if (probe->entry->value == EMPTY) {
+        if (!probe->candidate) {
             continue; /* a miss, decided without reading any key */
         }
         if (append_if_held(queue->out, probe->position, queue->kind, queue->table, probe->hash,
@@ -788,9 +793,17 @@ static int queue_probe(ProbeQueue *queue, Py_ssize_t position, const unsigned ch
 static void queue_keep(ProbeQueue *queue, size_t length) { queue->used += length; }
 
 
+/* Holds the value being queued: a flush allocates, and code a collection runs
+ * may empty `raws` and free it while its text is still being read. */
+static void queue_hold(ProbeQueue *queue, PyObject *raw) {
+    Py_INCREF(raw);
+    Py_XSETREF(queue->held, raw);
+}
+
 /* Answers what is still queued and frees the queue: a batch's return value. */
 static PyObject *queue_finish(ProbeQueue *queue, int failed) {
     failed = failed || queue_flush(queue) < 0;
+    Py_XDECREF(queue->held);
     PyMem_Free(queue);
     if (failed) {
         return NULL;
@@ -926,6 +939,40 @@ static void prefetch_ipv4(int is_address, uint32_t number, PyObject *exact,
     }
 }
 
+/* Reads value `at` into its ring slot: held, parsed, its buckets prefetched. */
+static void read_ahead_ipv4(PyObject *raws, Py_ssize_t at, PyObject **held, int *parsed,
+                            uint32_t *numbers, PyObject *exact, const unsigned char *flags,
+                            const Tables *narrow, Py_ssize_t narrow_count) {
+    int ring = (int)(at % AHEAD);
+    held[ring] = PyList_GET_ITEM(raws, at);
+    Py_INCREF(held[ring]);
+    parsed[ring] = parse_ipv4(held[ring], &numbers[ring]);
+    prefetch_ipv4(parsed[ring], numbers[ring], exact, flags, narrow, narrow_count);
+}
+
+/* The hits of one value: the address itself, then the CIDRs holding it. -1 on error. */
+static int probe_ipv4(PyObject *out, Py_ssize_t position, PyObject *raw, int is_address,
+                      uint32_t number, PyObject *exact, const unsigned char *flags,
+                      const Tables *narrow, Py_ssize_t narrow_count, const Tables *wide,
+                      Py_ssize_t wide_count, PyObject *slow) {
+    if (!is_address) {
+        return call_slow(slow, position, raw, out);
+    }
+    if (exact != Py_None) {
+        PyObject *slots = table_slots((U32Table *)exact, number);
+        int failed = slots != NULL && append_hit(out, position, KIND_IPV4, raw, slots) < 0;
+        Py_XDECREF(slots);
+        if (failed || PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    if (narrow_count && flags[number >> 16] &&
+        probe_cidrs4(out, position, number, narrow, narrow_count) < 0) {
+        return -1;
+    }
+    return probe_cidrs4(out, position, number, wide, wide_count);
+}
+
 static PyObject *ipv4_many(PyObject *module, PyObject *args) {
     PyObject *raws, *out, *exact, *flagged, *narrow_list, *wide_list, *slow;
     if (!PyArg_ParseTuple(args, "O!O!OYO!O!O", &PyList_Type, &raws, &PyList_Type, &out, &exact,
@@ -952,48 +999,38 @@ static PyObject *ipv4_many(PyObject *module, PyObject *args) {
      * several values then overlap instead of following each other. */
     uint32_t numbers[AHEAD];
     int parsed[AHEAD];
-    Py_ssize_t size = PyList_GET_SIZE(raws);
-    for (Py_ssize_t i = 0; i < AHEAD && i < size; i++) {
-        parsed[i] = parse_ipv4(PyList_GET_ITEM(raws, i), &numbers[i]);
-        prefetch_ipv4(parsed[i], numbers[i], exact, flags, narrow, narrow_count);
+    /* The values read ahead, held (strong references): the hit must name the
+     * value that was parsed, whatever code run meanwhile does to `raws`. */
+    PyObject *held[AHEAD] = {NULL};
+    Py_ssize_t read = 0; /* the values read ahead so far */
+    while (read < AHEAD && read < PyList_GET_SIZE(raws)) {
+        read_ahead_ipv4(raws, read++, held, parsed, numbers, exact, flags, narrow, narrow_count);
     }
-    for (Py_ssize_t position = 0; position < size; position++) {
-        PyObject *raw = PyList_GET_ITEM(raws, position);
+    int failed = 0;
+    for (Py_ssize_t position = 0; !failed && position < read; position++) {
         int ring = (int)(position % AHEAD);
+        PyObject *raw = held[ring];
+        held[ring] = NULL;
         int is_address = parsed[ring];
         uint32_t number = numbers[ring];
-        if (position + 2 * AHEAD < size) {
+        if (read + AHEAD < PyList_GET_SIZE(raws)) {
             /* The str objects themselves are cache misses too in a large batch. */
-            PyObject *later = PyList_GET_ITEM(raws, position + 2 * AHEAD);
+            PyObject *later = PyList_GET_ITEM(raws, read + AHEAD);
             __builtin_prefetch(later);
             __builtin_prefetch((const char *)later + 64);
         }
-        if (position + AHEAD < size) {
-            parsed[ring] = parse_ipv4(PyList_GET_ITEM(raws, position + AHEAD), &numbers[ring]);
-            prefetch_ipv4(parsed[ring], numbers[ring], exact, flags, narrow, narrow_count);
+        if (read < PyList_GET_SIZE(raws)) { /* into the ring slot just taken */
+            read_ahead_ipv4(raws, read++, held, parsed, numbers, exact, flags, narrow, narrow_count);
         }
-        if (!is_address) {
-            if (call_slow(slow, position, raw, out) < 0) {
-                return NULL;
-            }
-            continue;
-        }
-        if (exact != Py_None) {
-            PyObject *slots = table_slots((U32Table *)exact, number);
-            int failed = slots != NULL && append_hit(out, position, KIND_IPV4, raw, slots) < 0;
-            Py_XDECREF(slots);
-            if (failed || PyErr_Occurred()) {
-                return NULL;
-            }
-        }
-        if (narrow_count && flags[number >> 16]) {
-            if (probe_cidrs4(out, position, number, narrow, narrow_count) < 0) {
-                return NULL;
-            }
-        }
-        if (probe_cidrs4(out, position, number, wide, wide_count) < 0) {
-            return NULL;
-        }
+        failed = probe_ipv4(out, position, raw, is_address, number, exact, flags, narrow,
+                            narrow_count, wide, wide_count, slow) < 0;
+        Py_DECREF(raw);
+    }
+    for (int i = 0; i < AHEAD; i++) {
+        Py_XDECREF(held[i]);
+    }
+    if (failed) {
+        return NULL;
     }
     Py_RETURN_NONE;
 }
@@ -1109,6 +1146,7 @@ static PyObject *domain_many(PyObject *module, PyObject *args) {
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        queue_hold(queue, raw);
         prefetch_later(raws, position);
         Py_ssize_t length;
         const unsigned char *data = stripped_ascii(raw, &length);
@@ -1166,6 +1204,7 @@ static PyObject *hash_many(PyObject *module, PyObject *args) {
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        queue_hold(queue, raw);
         prefetch_later(raws, position);
         Py_ssize_t length = -1;
         const unsigned char *data = NULL;
@@ -1343,6 +1382,7 @@ static PyObject *url_many(PyObject *module, PyObject *args) {
     int failed = 0;
     for (Py_ssize_t position = 0; !failed && position < PyList_GET_SIZE(raws); position++) {
         PyObject *raw = PyList_GET_ITEM(raws, position);
+        queue_hold(queue, raw);
         prefetch_later(raws, position);
         Py_ssize_t written = -1;
         unsigned char *canonical = NULL;
