@@ -20,6 +20,8 @@ from shieldwall.formats.export.misp_feed import FeedFile
 
 _SPOOL_IN_MEMORY = 4 * 1024 * 1024
 _ZIP_LEVEL = 1
+#: Compressed bytes collected before they are handed on.
+_FLUSH_BYTES = 1024 * 1024
 
 
 class ArchiveKind(StrEnum):
@@ -36,6 +38,7 @@ class _Drain(io.RawIOBase):
 
     def __init__(self) -> None:
         self.pending: list[bytes] = []
+        self.pending_bytes = 0
         self.position = 0
 
     def writable(self) -> bool:
@@ -43,6 +46,7 @@ class _Drain(io.RawIOBase):
 
     def write(self, data: bytes) -> int:  # type: ignore[override]
         self.pending.append(bytes(data))
+        self.pending_bytes += len(data)
         self.position += len(data)
         return len(data)
 
@@ -50,7 +54,7 @@ class _Drain(io.RawIOBase):
         return self.position
 
     def take(self) -> bytes:
-        out, self.pending = b"".join(self.pending), []
+        out, self.pending, self.pending_bytes = b"".join(self.pending), [], 0
         return out
 
 
@@ -66,7 +70,9 @@ def _zip(files: Iterable[FeedFile], folder: str) -> Iterator[bytes]:
             with archive.open(f"{folder}/{feed_file.name}", "w", force_zip64=True) as member:
                 for chunk in feed_file.chunks:
                     member.write(chunk)
-                    if drain.position and len(drain.pending) > 16:
+                    # By size, not by count: sixteen deflated batches of a
+                    # large event held 20 MB more at 1,000,000 attributes.
+                    if drain.pending_bytes >= _FLUSH_BYTES:
                         yield drain.take()
             yield drain.take()
     yield drain.take()
