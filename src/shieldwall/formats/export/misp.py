@@ -366,29 +366,60 @@ class _RestWriter:
         )
         return found
 
-    def attributes(self, rows: Sequence[Sequence[Any]]) -> list[Attribute]:
-        """The attributes of one object, from its value rows (`REST_FIELDS`)."""
-        _, stix_id, stix_type, owner, tlp, dist, version_key, kind, value = rows[0][:9]
-        timestamp = epoch_seconds(version_key)
+    def _tail(
+        self, stix_id: str, stix_type: str, owner: str, tlp: int, dist: int, timestamp: int
+    ) -> str:
+        """Everything after an attribute's value: the same for every value of an object."""
         closing = self._closings.get((dist, tlp, owner))
         if closing is None:
             closing = self._closing(dist, tlp, owner)
-        dumps, kinds = orjson.dumps, self._kinds
-        # Everything after the value, once per object rather than per value.
-        tail = (
+        return (
             f"{_TO_IDS if stix_type == 'indicator' else _NOT_TO_IDS}"
-            f'{dumps(stix_id).decode()},"timestamp":"{timestamp}{closing}'
+            f'{orjson.dumps(stix_id).decode()},"timestamp":"{timestamp}{closing}'
         )
-        if len(rows) == 1:
-            # A lone value's attribute takes its object's UUID.
-            head = stix_id.partition("--")[2]
-            json = f'{{"uuid":"{head}{kinds[kind]}{dumps(value).decode()}{tail}'
-            return [Attribute(json.encode(), KIND_TYPES[kind][0], value, timestamp)]
+
+    def batch(self, rows: Sequence[Sequence[Any]], left_out: set[str]) -> list[Attribute]:
+        """The attributes of whole objects' value rows (`REST_FIELDS` first), in order.
+
+        Objects whose id is in `left_out` are skipped. Most objects hold one
+        value: that attribute is written here, in the loop (it takes its
+        object's UUID); an object with several values goes to `_several`.
+        """
+        found: list[Attribute] = []
+        append, dumps, kinds, tail_of = found.append, orjson.dumps, self._kinds, self._tail
+        count, at = len(rows), 0
+        while at < count:
+            row = rows[at]
+            end = at + 1
+            if end < count and rows[end][0] == row[0]:
+                while end < count and rows[end][0] == row[0]:
+                    end += 1
+                if row[1] not in left_out:
+                    found.extend(self._several(rows[at:end]))
+                at = end
+                continue
+            at = end
+            stix_id = row[1]
+            if stix_id in left_out:
+                continue
+            kind, value, timestamp = row[7], row[8], epoch_seconds(row[6])
+            tail = tail_of(stix_id, row[2], row[3], row[4], row[5], timestamp)
+            json = (
+                f'{{"uuid":"{stix_id.partition("--")[2]}{kinds[kind]}{dumps(value).decode()}{tail}'
+            )
+            append(Attribute(json.encode(), KIND_TYPES[kind][0], value, timestamp))
+        return found
+
+    def _several(self, rows: Sequence[Sequence[Any]]) -> list[Attribute]:
+        """The attributes of an object with several values: each its own derived UUID."""
+        _, stix_id, stix_type, owner, tlp, dist, version_key = rows[0][:7]
+        timestamp = epoch_seconds(version_key)
+        tail = self._tail(stix_id, stix_type, owner, tlp, dist, timestamp)
         found = []
         for row in rows:
             kind, value = row[7], row[8]
             head = str(uuid.uuid5(NAMESPACE, f"{stix_id}|{kind}|{value}"))
-            json = f'{{"uuid":"{head}{kinds[kind]}{dumps(value).decode()}{tail}'
+            json = f'{{"uuid":"{head}{self._kinds[kind]}{orjson.dumps(value).decode()}{tail}'
             found.append(Attribute(json.encode(), KIND_TYPES[kind][0], value, timestamp))
         return found
 
@@ -404,22 +435,34 @@ REST_FIELDS = ("pk", "stix_id", "stix_type", "owner", "tlp", "dist", "version_ke
 _SCORE_FIELDS = ("confidence", "last_seen")
 
 
-def _by_object(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[list[list[Sequence[Any]]]]:
-    """Each chunk's rows grouped by object (pk); an object split across chunks stays whole."""
-    pending: list[Sequence[Any]] = []
+def _whole_objects(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows again, in chunks that never split an object (rows come in pk order)."""
+    held: Sequence[Sequence[Any]] = []
     for chunk in chunks:
-        groups: list[list[Sequence[Any]]] = []
-        for row in chunk:
-            if pending and pending[0][0] != row[0]:
-                groups.append(pending)
-                pending = []
-            pending.append(row)
-        yield groups
-    if pending:
-        yield [pending]
+        if not chunk:
+            continue
+        rows = [*held, *chunk] if held else chunk
+        # The last object may go on in the next chunk: held back until then.
+        cut, last = len(rows) - 1, rows[-1][0]
+        while cut > 0 and rows[cut - 1][0] == last:
+            cut -= 1
+        held = rows[cut:]
+        if cut:
+            yield rows[:cut]
+    if held:
+        yield held
 
 
-def _scored(scope: Scope, rows: list[Sequence[Any]]) -> bool:
+def _objects(rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows of each object (pk) in turn."""
+    start = 0
+    for at in range(1, len(rows) + 1):
+        if at == len(rows) or rows[at][0] != rows[start][0]:
+            yield rows[start:at]
+            start = at
+
+
+def _scored(scope: Scope, rows: Sequence[Sequence[Any]]) -> bool:
     """An object of the rest passes `min_score` when one of its values does."""
     minimum, now = scope.filters.min_score, scope.filters.scored_at
     if minimum is None or now is None:
@@ -445,15 +488,12 @@ def _rest_batches(
             ~_from_misp(),
         ),
     )
-    attributes = _RestWriter().attributes
-    referenced = covered.referenced
+    writer = _RestWriter()
     scoring = scope.filters.min_score is not None
-    for groups in _by_object(chunks):
-        batch: list[Attribute] = []
-        for rows in groups:
-            if rows[0][1] not in referenced and (not scoring or _scored(scope, rows)):
-                batch.extend(attributes(rows))
-        yield batch
+    for rows in _whole_objects(chunks):
+        if scoring:
+            rows = [row for found in _objects(rows) if _scored(scope, found) for row in found]
+        yield writer.batch(rows, covered.referenced)
 
 
 def _misp_orphans(
