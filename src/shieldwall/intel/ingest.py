@@ -172,7 +172,11 @@ def iter_bundle(stream: IO[bytes]) -> Iterator[Any]:
 
 @dataclass(slots=True)
 class _Prepared:
-    """One validated object waiting for its batch, with what its row will hold."""
+    """One validated object waiting for its batch, with what its row will hold.
+
+    Its primary key and latest flag are decided when the batch is placed
+    (`Ingestor._place`), which writes its row.
+    """
 
     index: int
     checked: Checked
@@ -182,8 +186,13 @@ class _Prepared:
     content_hash: str
     data: str
     tlp: int = 0
-    is_latest: bool = True
-    pk: int = 0
+
+
+#: Where a row of `stix_objects` holds these columns (`repository.OBJECT_INSERT_COLUMNS`).
+_PK, _TYPE, _VERSION_KEY, _IS_LATEST, _DATA = (
+    repository.OBJECT_INSERT_COLUMNS.index(column)
+    for column in ("pk", "type", "version_key", "is_latest", "data")
+)
 
 
 def _search_text(obj: dict[str, Any]) -> str | None:
@@ -217,17 +226,22 @@ def _tlp_or_none(name: str | None) -> TLP | None:
 
 @dataclass(slots=True)
 class _BatchState:
+    #: Content hash of each (id, version key) stored or placed in this batch.
     known: dict[tuple[str, str], str]
+    #: The latest version key of each id stored or placed in this batch.
     latest: dict[str, str]
-    placed: dict[tuple[str, str], _Prepared] = field(default_factory=dict)
-    stored: list[_Prepared] = field(default_factory=list)
+    #: Where each (id, version key) placed in this batch has its row in `rows`.
+    placed: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: Rows of `stix_objects`, in `repository.OBJECT_INSERT_COLUMNS` order.
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
     found_rows: list[tuple[int, str, str]] = field(default_factory=list)
     demote_stored: list[tuple[str, str]] = field(default_factory=list)
 
     def demote(self, stix_id: str, version_key: str) -> None:
-        placed = self.placed.get((stix_id, version_key))
-        if placed is not None:
-            placed.is_latest = False
+        at = self.placed.get((stix_id, version_key))
+        if at is not None:
+            row = self.rows[at]
+            self.rows[at] = (*row[:_IS_LATEST], False, *row[_IS_LATEST + 1 :])
         else:
             self.demote_stored.append((stix_id, version_key))
 
@@ -242,6 +256,11 @@ class Ingestor:
         self.added_at: datetime = utcnow()
         self.added_at_bound = repository.bind_value(conn, "added_at", self.added_at)
         self.next_pk = repository.next_pk(conn)
+        distribution = options.distribution
+        # What every row of this import shares, looked up once rather than per row.
+        self.owner_org_id = options.owner_org_id
+        self.dist_kind = int(distribution.kind)
+        self.group_id = distribution.group_id
         self.batch: list[_Prepared] = []
         # Objects whose marking refs name definitions not seen yet: they wait
         # for the end of the bundle, where the definition may still appear.
@@ -324,40 +343,55 @@ class Ingestor:
         for prepared in batch:
             self._place(prepared, state)
         repository.demote_versions(self.conn, owner, state.demote_stored)
-        repository.insert_objects(self.conn, [self._object_row(p) for p in state.stored])
+        repository.insert_objects(self.conn, state.rows)
         repository.insert_observables(self.conn, state.found_rows)
-        record_detection(self.conn, state.found_rows, self._sighting_rows(state.stored))
+        record_detection(self.conn, state.found_rows, _sighting_rows(state.rows))
         self.report.observables += len(state.found_rows)
 
-    def _object_row(self, prepared: _Prepared) -> tuple[Any, ...]:
-        """The row of `stix_objects`, in `repository.OBJECT_INSERT_COLUMNS` order."""
-        checked, distribution = prepared.checked, self.options.distribution
-        return (
-            prepared.pk,
-            checked.stix_id,
-            checked.stix_type,
-            checked.version_key,
-            self.options.owner_org_id,
-            prepared.tlp,
-            int(distribution.kind),
-            distribution.group_id,
-            prepared.is_latest,
-            prepared.revoked,
-            prepared.search_text,
-            prepared.content_hash,
-            self.added_at_bound,
-            prepared.data,
-        )
-
-    @staticmethod
-    def _sighting_rows(stored: list[_Prepared]) -> list[dict[str, Any]]:
-        return [
-            {"pk": p.pk, "type": "sighting", "version_key": p.checked.version_key, "data": p.data}
-            for p in stored
-            if p.checked.stix_type == "sighting"
-        ]
-
     def _place(self, prepared: _Prepared, state: _BatchState) -> None:
+        """Gives a version its primary key and latest flag and writes its row, or skips it."""
+        checked = prepared.checked
+        stix_id, version_key = checked.stix_id, checked.version_key
+        previous = state.latest.get(stix_id)
+        if previous is None:
+            # New to the store and to this batch (so absent from `known` too):
+            # most objects of most imports, placed without a version comparison.
+            self.report.created += 1
+            state.latest[stix_id] = version_key
+            is_latest = True
+        else:
+            placed = self._place_version(prepared, state, previous)
+            if placed is None:
+                return
+            is_latest = placed
+        key = (stix_id, version_key)
+        state.known[key] = prepared.content_hash
+        state.placed[key] = len(state.rows)
+        pk = self.next_pk
+        self.next_pk = pk + 1
+        state.rows.append(
+            (
+                pk,
+                stix_id,
+                checked.stix_type,
+                version_key,
+                self.owner_org_id,
+                prepared.tlp,
+                self.dist_kind,
+                self.group_id,
+                is_latest,
+                prepared.revoked,
+                prepared.search_text,
+                prepared.content_hash,
+                self.added_at_bound,
+                prepared.data,
+            )
+        )
+        if prepared.found:
+            state.found_rows.extend([(pk, kind, value) for kind, value in prepared.found])
+
+    def _place_version(self, prepared: _Prepared, state: _BatchState, previous: str) -> bool | None:
+        """Another version of a known id: whether it is the latest, None if not to be stored."""
         stix_id, version_key = prepared.checked.stix_id, prepared.checked.version_key
         stored_hash = state.known.get((stix_id, version_key))
         if stored_hash is not None:
@@ -370,23 +404,13 @@ class Ingestor:
                     "modified",
                     "a version with this id and modified already exists with other content",
                 )
-            return
-        previous = state.latest.get(stix_id)
-        if previous is None:
-            self.report.created += 1
-            state.latest[stix_id] = version_key
-        else:
-            self.report.new_versions += 1
-            prepared.is_latest = version_key > previous
-            if prepared.is_latest:
-                state.demote(stix_id, previous)
-                state.latest[stix_id] = version_key
-        state.known[(stix_id, version_key)] = prepared.content_hash
-        state.placed[(stix_id, version_key)] = prepared
-        prepared.pk = pk = self.next_pk
-        self.next_pk += 1
-        state.stored.append(prepared)
-        state.found_rows.extend((pk, kind, value) for kind, value in prepared.found)
+            return None
+        self.report.new_versions += 1
+        if version_key <= previous:
+            return False
+        state.demote(stix_id, previous)
+        state.latest[stix_id] = version_key
+        return True
 
     # -- end of bundle
 
@@ -417,6 +441,15 @@ class Ingestor:
         self.waiting = []
         self._flush()
         return self.report
+
+
+def _sighting_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The stored sightings of a batch as `record_detection` takes them."""
+    return [
+        {"pk": row[_PK], "type": "sighting", "version_key": row[_VERSION_KEY], "data": row[_DATA]}
+        for row in rows
+        if row[_TYPE] == "sighting"
+    ]
 
 
 def ingest_objects(
