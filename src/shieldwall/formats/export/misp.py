@@ -289,12 +289,42 @@ def _report_header(row: ObjectRow, doc: dict[str, Any]) -> dict[str, Any]:
     return header
 
 
+class _PkSet:
+    """Primary keys as a bitmap: a bit per key up to the largest one added.
+
+    An eighth of a byte per object of the store at most, where a set of ints
+    would take some sixty bytes per key.
+    """
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self.count = 0
+
+    def add(self, pk: int) -> None:
+        byte, bit = pk >> 3, 1 << (pk & 7)
+        if byte >= len(self._bits):
+            self._bits.extend(bytes(byte + 1 - len(self._bits)))
+        if not self._bits[byte] & bit:
+            self._bits[byte] |= bit
+            self.count += 1
+
+    def __contains__(self, pk: int) -> bool:
+        byte = pk >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] & (1 << (pk & 7)))
+
+
 @dataclass
 class _Coverage:
-    """What the report events already wrote, so the rest leaves it out."""
+    """What the report events already wrote, so the rest leaves it out.
+
+    `from_misp`: the objects in scope that came from MISP (theirs are the MISP
+    events), found by the orphans' scan; None when the rest must find them
+    itself (with `min_score`, that scan keeps only the objects that score).
+    """
 
     misp_events: set[str] = field(default_factory=set)
     referenced: set[str] = field(default_factory=set)
+    from_misp: _PkSet | None = None
 
 
 def _report_events(
@@ -476,21 +506,23 @@ def _scored(scope: Scope, rows: Sequence[Sequence[Any]]) -> bool:
 def _rest_batches(
     conn: Connection, scope: Scope, page_size: int, covered: _Coverage
 ) -> Iterator[list[Attribute]]:
-    """Attributes of every object outside reports and not from MISP, streamed."""
+    """Attributes of every object outside reports and not from MISP, streamed.
+
+    The objects from MISP are left out by their pks when the orphans' scan
+    found them (`_Coverage.from_misp`): matching the marker again in SQL read
+    every object's JSON a second time (0.8 s of CPU per million objects).
+    """
     fields = REST_FIELDS + (_SCORE_FIELDS if scope.filters.min_score is not None else ())
-    chunks = repository.value_rows(
-        conn,
-        scope,
-        fields,
-        chunk=page_size,
-        extra=(
-            stix_objects.c.type.not_in(sorted(_NOT_ATTRIBUTES)),
-            ~_from_misp(),
-        ),
-    )
+    from_misp = covered.from_misp
+    extra: list[ColumnElement[bool]] = [stix_objects.c.type.not_in(sorted(_NOT_ATTRIBUTES))]
+    if from_misp is None:
+        extra.append(~_from_misp())
+    chunks = repository.value_rows(conn, scope, fields, chunk=page_size, extra=extra)
     writer = _RestWriter()
     scoring = scope.filters.min_score is not None
     for rows in _whole_objects(chunks):
+        if from_misp is not None and from_misp.count:
+            rows = [row for row in rows if row[0] not in from_misp]
         if scoring:
             rows = [row for found in _objects(rows) if _scored(scope, found) for row in found]
         yield writer.batch(rows, covered.referenced)
@@ -507,8 +539,12 @@ def _misp_orphans(
     orphans: dict[str, _Grouped] = {}
     leftovers: list[Attribute] = []
     from_misp = replace(scope, extra=(*scope.extra, _from_misp()))
+    found = _PkSet() if scope.filters.min_score is None else None
+    covered.from_misp = found
     for page in repository.object_pages(conn, from_misp, page_size=page_size):
         for row in page:
+            if found is not None:
+                found.add(row.pk)
             if row.stix_type in _NOT_ATTRIBUTES or row.stix_id in covered.referenced:
                 continue
             event_uuid = orjson.loads(row.data).get("x_misp_event_uuid")
