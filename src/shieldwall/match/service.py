@@ -216,8 +216,12 @@ def _describe(
 
 
 def _key_time(key: str) -> datetime:
-    """A STIX timestamp key (nanosecond precision) as a datetime."""
-    return datetime.strptime(key[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
+    """A STIX timestamp key (nanosecond precision) as a datetime.
+
+    fromisoformat, not strptime: strptime took a quarter of a 10,000-value
+    match request's CPU time (13,000 hits, ~35 us each with its locale look-up).
+    """
+    return datetime.fromisoformat(key[:26]).replace(tzinfo=UTC)
 
 
 def indicator_view(
