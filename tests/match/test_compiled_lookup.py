@@ -341,7 +341,10 @@ def test_the_view_filter_survives_the_index_growing_during_a_collection(
     allocations: int,
 ) -> None:
     # In a server another thread indexes new indicators while a view filters;
-    # a collection during the filter's allocations may hand it the GIL.
+    # a collection during the filter's allocations may hand it the GIL. Batches
+    # now pause the collector while they run (so the collection arranged here
+    # runs just after): this checks the answer and the index stay whole either
+    # way; test_compiled_lookup_review.py reaches collections inside a batch.
     index = MatchIndex()
     for pk in (1, 2):
         index.add(pk, MARKINGS[0], [("domain", "example.com")])
