@@ -261,6 +261,8 @@ class Ingestor:
         self.owner_org_id = options.owner_org_id
         self.dist_kind = int(distribution.kind)
         self.group_id = distribution.group_id
+        self.default_tlp = int(options.default_tlp)
+        self.batch_size = options.batch_size
         self.batch: list[_Prepared] = []
         # Objects whose marking refs name definitions not seen yet: they wait
         # for the end of the bundle, where the definition may still appear.
@@ -283,10 +285,10 @@ class Ingestor:
             )
             return
         refs = prepared.checked.marking_refs
-        if not refs or all(ref in self.marking_tlp for ref in refs):
-            self._queue(prepared)
-        else:
+        if refs and not all(ref in self.marking_tlp for ref in refs):
             self.waiting.append(prepared)
+        else:
+            self._queue(prepared)
 
     def _prepare(self, index: int, obj: Any) -> _Prepared:
         checked = check_object(obj)
@@ -307,6 +309,7 @@ class Ingestor:
             _search_text(obj),
             hashlib.blake2b(data, digest_size=16).hexdigest(),
             data.decode(),
+            self.default_tlp,  # `_queue` sets the TLP of an object with markings
         )
 
     def _reject(self, index: int, stix_id: str | None, field: str | None, reason: str) -> None:
@@ -319,11 +322,10 @@ class Ingestor:
         if refs:
             levels = [self.marking_tlp[ref] for ref in refs]
             tlp_levels = [level for level in levels if level is not None]
-            prepared.tlp = int(max(tlp_levels) if tlp_levels else self.options.default_tlp)
-        else:
-            prepared.tlp = int(self.options.default_tlp)
-        self.batch.append(prepared)
-        if len(self.batch) >= self.options.batch_size:
+            prepared.tlp = int(max(tlp_levels)) if tlp_levels else self.default_tlp
+        batch = self.batch
+        batch.append(prepared)
+        if len(batch) >= self.batch_size:
             self._flush()
 
     # -- per batch
@@ -387,8 +389,11 @@ class Ingestor:
                 prepared.data,
             )
         )
-        if prepared.found:
-            state.found_rows.extend([(pk, kind, value) for kind, value in prepared.found])
+        # A loop, not extend() over a comprehension: that is a function call
+        # per object in Python 3.11, for usually one observable.
+        add_found = state.found_rows.append
+        for kind, value in prepared.found:
+            add_found((pk, kind, value))
 
     def _place_version(self, prepared: _Prepared, state: _BatchState, previous: str) -> bool | None:
         """Another version of a known id: whether it is the latest, None if not to be stored."""

@@ -147,9 +147,10 @@ def pattern_observables(pattern: str) -> list[Observable]:
     single = _SINGLE_RE.fullmatch(pattern)
     if single is not None:
         # The commonest case in one dictionary look-up: no list of pairs.
-        kind = _SPELLING_KINDS.get(single.group(1))
+        path, literal = single.groups()
+        kind = _SPELLING_KINDS.get(path)
         if kind is not None:
-            item = normalise(kind, _unescape(single.group(2)))
+            item = normalise(kind, _unescape(literal) if "\\" in literal else literal)
             return [item] if item else []
     pairs = fast_comparisons(pattern)
     if pairs is None:
