@@ -175,3 +175,23 @@ class RuleContext:
 def what_texts(whats: Iterable[str]) -> dict[str, str]:
     """`message_text` of fixed descriptions (kinds, rule variants), computed once."""
     return {what: message_text(what) for what in whats}
+
+
+#: Both engines classify every rule alike.
+CLASSTYPE = "classtype:trojan-activity;"
+#: Kinds matched by an IP rule.
+ADDRESS_KINDS = frozenset({"ipv4", "ipv6", "cidr"})
+#: What a rule's `msg` says it matches, escaped once.
+WHAT = what_texts(("ipv4", "ipv6", "cidr", "url"))
+
+
+def address_rule(kind: str, value: str, message: tuple[str, str], sid: int, tail: str) -> str:
+    """The IP rule of an address or CIDR, in the syntax Suricata and Snort share.
+
+    `message` is the (prefix, shown value) pair of the rule's msg.
+    """
+    prefix, shown = message
+    return (
+        f'alert ip $HOME_NET any <> {value} any (msg:"{prefix}{WHAT[kind]} '
+        f'{shown}"; {CLASSTYPE} sid:{sid}; {tail}'
+    )

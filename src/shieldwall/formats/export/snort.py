@@ -21,11 +21,7 @@ from shieldwall.formats.export.rules import RuleContext
 
 #: The columns each value is read with (see `repository.value_rows`).
 FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
-_CLASSTYPE = "classtype:trojan-activity;"
 _TO_SERVER = "flow:to_server,established;"
-_ADDRESS_KINDS = frozenset({"ipv4", "ipv6", "cidr"})
-#: What a rule's `msg` says it matches, escaped once.
-_WHAT = rules.what_texts(("ipv4", "ipv6", "cidr", "url"))
 
 
 def dns_wire(name: str) -> str:
@@ -70,7 +66,7 @@ def _url_rule(url: tuple[str, str], message: str, sid: int, tail: str) -> str:
         f"alert tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS "
         f'(msg:"{message}"; {_TO_SERVER} '
         f'content:"{rules.content(target)}"; http_uri; {_host_header(host)} '
-        f"{_CLASSTYPE} sid:{sid}; {tail}"
+        f"{rules.CLASSTYPE} sid:{sid}; {tail}"
     )
 
 
@@ -89,12 +85,10 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[
             lines: list[str] = []
             append = lines.append
             for kind, value, stix_id, owner, tlp, version_key in chunk:
-                if kind in _ADDRESS_KINDS:
+                if kind in rules.ADDRESS_KINDS:
                     prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                    append(
-                        f'alert ip $HOME_NET any <> {value} any (msg:"{prefix}{_WHAT[kind]} '
-                        f'{shown}"; {_CLASSTYPE} sid:{sid(f"{stix_id}|{kind}|{value}|ip")}; {tail}'
-                    )
+                    ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
+                    append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
                 elif kind == "domain":
                     prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
                     key = f"{stix_id}|domain|{value}"
@@ -102,14 +96,14 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[
                         _DOMAIN_TEMPLATES, _domain_bodies(value), strict=True
                     ):
                         append(
-                            f'{start}{prefix}{what}{shown}"; {body} {_CLASSTYPE} '
+                            f'{start}{prefix}{what}{shown}"; {body} {rules.CLASSTYPE} '
                             f"sid:{sid(key + variant)}; {tail}"
                         )
                 elif kind == "url":
                     url = rules.url_parts(value)
                     if url is not None:
                         prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                        message = f"{prefix}{_WHAT['url']} {shown}"
+                        message = f"{prefix}{rules.WHAT['url']} {shown}"
                         append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
                 else:
                     skipped[kind] = skipped.get(kind, 0) + 1

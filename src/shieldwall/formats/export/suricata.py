@@ -27,11 +27,7 @@ from shieldwall.formats.export.rules import RuleContext
 #: The columns each value is read with (see `repository.value_rows`).
 FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
 HASH_KEYWORDS = {"md5": "filemd5", "sha1": "filesha1", "sha256": "filesha256"}
-_CLASSTYPE = "classtype:trojan-activity;"
 _TO_SERVER = "flow:established,to_server; "
-_ADDRESS_KINDS = frozenset({"ipv4", "ipv6", "cidr"})
-#: What a rule's `msg` says it matches, escaped once.
-_WHAT = rules.what_texts(("ipv4", "ipv6", "cidr", "url"))
 
 
 def list_file(kind: str) -> str:
@@ -52,7 +48,7 @@ _DOMAIN_TEMPLATES = tuple(
         f'alert {header} (msg:"',
         f"{rules.message_text(f'domain ({variant})')} ",
         f'"; {extra}{buffer}; bsize:',
-        f'";{nocase} {_CLASSTYPE} sid:',
+        f'";{nocase} {rules.CLASSTYPE} sid:',
     )
     for variant, header, buffer, extra, nocase in _DOMAIN_VARIANTS
 )
@@ -69,7 +65,7 @@ def _url_rule(url: tuple[str, str], message: str, sid: int, tail: str) -> str:
         f'(msg:"{message}"; {_TO_SERVER}'
         f'http.host; bsize:{_byte_length(host)}; content:"{rules.content(host)}"; '
         f'http.uri.raw; bsize:{_byte_length(target)}; content:"{rules.content(target)}"; '
-        f"fast_pattern; {_CLASSTYPE} sid:{sid}; {tail}"
+        f"fast_pattern; {rules.CLASSTYPE} sid:{sid}; {tail}"
     )
 
 
@@ -77,7 +73,7 @@ def hash_rule(kind: str, base: int) -> str:
     sid = base + 1 + list(HASH_KEYWORDS).index(kind)
     return (
         f'alert http any any -> any any (msg:"SHIELDWALL file {kind.upper()} on the shieldwall '
-        f'list"; {HASH_KEYWORDS[kind]}:{list_file(kind)}; {_CLASSTYPE} sid:{sid}; rev:1;)'
+        f'list"; {HASH_KEYWORDS[kind]}:{list_file(kind)}; {rules.CLASSTYPE} sid:{sid}; rev:1;)'
     )
 
 
@@ -98,12 +94,10 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[
             lines: list[str] = []
             append = lines.append
             for kind, value, stix_id, owner, tlp, version_key in chunk:
-                if kind in _ADDRESS_KINDS:
+                if kind in rules.ADDRESS_KINDS:
                     prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                    append(
-                        f'alert ip $HOME_NET any <> {value} any (msg:"{prefix}{_WHAT[kind]} '
-                        f'{shown}"; {_CLASSTYPE} sid:{sid(f"{stix_id}|{kind}|{value}|ip")}; {tail}'
-                    )
+                    ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
+                    append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
                 elif kind == "domain":
                     prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
                     name, size, key = (
@@ -120,7 +114,7 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[
                     url = rules.url_parts(value)
                     if url is not None:
                         prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                        message = f"{prefix}{_WHAT['url']} {shown}"
+                        message = f"{prefix}{rules.WHAT['url']} {shown}"
                         append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
                 elif kind in HASH_KEYWORDS:
                     hash_kinds.add(kind)
