@@ -54,9 +54,9 @@ def _status_mb(field: str) -> float | None:
             for line in status:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    except OSError:  # not Linux: the figure is left out
+        return None
+    return None  # no such field in this kernel's status
 
 
 def _reset_peak_rss() -> bool:
