@@ -1,8 +1,23 @@
-"""The MISP export's bookkeeping of objects that came from MISP."""
+"""The MISP export's rest event: its bookkeeping of objects from MISP and its attribute writer."""
 
 from __future__ import annotations
 
-from shieldwall.formats.export.misp import _PkSet
+from datetime import datetime
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shieldwall.formats.export.common import TLP_SLUG
+from shieldwall.formats.export.misp import (
+    EMPTY_BATCH,
+    KIND_TYPES,
+    MISP_DISTRIBUTION,
+    _PkSet,
+    _RestWriter,
+    value_attributes,
+)
+from shieldwall.formats.export.model import ObjectRow
 
 
 def test_pk_set_holds_exactly_the_keys_added() -> None:
@@ -20,3 +35,62 @@ def test_an_empty_pk_set_holds_nothing() -> None:
     assert empty.count == 0
     assert 0 not in empty
     assert 5 not in empty
+
+
+# --------------------------------------------------------------------------- the rest writer
+
+_KINDS = sorted(KIND_TYPES)
+_texts = st.text(max_size=12) | st.sampled_from(["", '"', "\\", '","', 'a\\"', "é✓", "\x00\n"])
+_version_keys = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1)).map(
+    lambda at: at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}000Z"
+) | st.sampled_from(["2024-02-29T23:59:60.000000000Z", "2024-01-01T24:00:00.000000000Z"])
+
+
+@st.composite
+def _objects(draw: st.DrawFn) -> list[ObjectRow]:
+    """Objects in pk order, each with one to three distinct values."""
+    found = []
+    for pk in sorted(draw(st.sets(st.integers(1, 10_000), min_size=1, max_size=12))):
+        values = draw(st.sets(st.tuples(st.sampled_from(_KINDS), _texts), min_size=1, max_size=3))
+        stix_type = draw(st.sampled_from(["indicator", "ipv4-addr", "url"]))
+        found.append(
+            ObjectRow(
+                pk=pk,
+                # Ids are checked at ingest (type--UUID): the UUID is written as it is.
+                stix_id=f"{stix_type}--{draw(st.uuids())}",
+                stix_type=stix_type,
+                owner=draw(_texts),
+                tlp=draw(st.sampled_from(sorted(TLP_SLUG))),
+                dist=draw(st.sampled_from(sorted(MISP_DISTRIBUTION))),
+                group_name=None,
+                version_key=draw(_version_keys),
+                data="{}",
+                observables=sorted(values),
+            )
+        )
+    return found
+
+
+def _value_rows(objects: list[ObjectRow]) -> list[tuple[object, ...]]:
+    return [
+        (row.pk, row.stix_id, row.stix_type, row.owner, row.tlp, row.dist, row.version_key, *value)
+        for row in objects
+        for value in row.observables
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(objects=_objects(), skipped=st.sets(st.integers(0, 11), max_size=3))
+def test_rest_batches_are_the_attribute_dictionaries_dumped(
+    objects: list[ObjectRow], skipped: set[int]
+) -> None:
+    left_out = {objects[at].stix_id for at in skipped if at < len(objects)}
+    kept = [row for row in objects if row.stix_id not in left_out]
+    attributes = [attribute for row in kept for attribute in value_attributes(row)]
+    batch = _RestWriter().batch(_value_rows(objects), left_out)
+    if not attributes:
+        assert batch == EMPTY_BATCH
+        return
+    assert batch.json == b",".join(orjson.dumps(attribute) for attribute in attributes)
+    assert batch.newest == max(int(attribute["timestamp"]) for attribute in attributes)
+    assert batch.hashed == [attribute["value"] for attribute in attributes]

@@ -33,7 +33,14 @@ import orjson
 from sqlalchemy import ColumnElement, Connection
 
 from shieldwall.formats.export import repository, scores
-from shieldwall.formats.export.common import TLP_SLUG, epoch_seconds, stix_uuid
+from shieldwall.formats.export.common import (
+    CLOCK_MINUTES,
+    CLOCK_SECONDS,
+    DAY_STARTS,
+    TLP_SLUG,
+    epoch_seconds,
+    stix_uuid,
+)
 from shieldwall.formats.export.model import ObjectRow
 from shieldwall.formats.export.repository import Scope
 from shieldwall.intel.tables import stix_objects
@@ -152,6 +159,39 @@ def encoded(attribute: dict[str, Any]) -> Attribute:
     )
 
 
+class AttributeBatch(NamedTuple):
+    """Attributes written together: their JSON objects joined by commas.
+
+    `newest` is their latest timestamp; `hashed` what the feed lists an MD5
+    of, in order (each part of a composite value apart, as `value_hashes`).
+    Empty: no attributes (`json` is empty).
+    """
+
+    json: bytes
+    newest: int
+    hashed: list[str]
+
+
+EMPTY_BATCH = AttributeBatch(b"", 0, [])
+
+
+def batch_of(attributes: Sequence[Attribute]) -> AttributeBatch:
+    """The batch of attributes built one by one (reports, MISP events, leftovers)."""
+    if not attributes:
+        return EMPTY_BATCH
+    hashed: list[str] = []
+    for attribute in attributes:
+        if "|" in attribute.misp_type:
+            hashed.extend(attribute.value.split("|"))
+        else:
+            hashed.append(attribute.value)
+    return AttributeBatch(
+        b",".join([attribute.json for attribute in attributes]),
+        max(attribute.timestamp for attribute in attributes),
+        hashed,
+    )
+
+
 @dataclass
 class EventStream:
     """One event, written as a stream of bytes; `header` is complete once it is written.
@@ -162,31 +202,32 @@ class EventStream:
 
     uuid: str
     header: dict[str, Any]
-    attribute_batches: Iterable[list[Attribute]]
+    attribute_batches: Iterable[AttributeBatch]
     objects: list[dict[str, Any]] = field(default_factory=list)
-    on_attributes: Callable[[list[Attribute]], None] | None = None
+    on_attributes: Callable[[AttributeBatch], None] | None = None
 
     def chunks(self) -> Iterator[bytes]:
         newest = int(self.header.get("timestamp") or 0)
         yield b'{"Event": {"Attribute": ['
         separator = b""
         for batch in self.attribute_batches:
-            if not batch:
+            if not batch.json:
                 continue
             newest = max(newest, self._observe(batch))
-            yield separator + b",".join([attribute.json for attribute in batch])
+            yield separator + batch.json
             separator = b","
         for misp_object in self.objects:
-            newest = max(newest, self._observe(list(map(encoded, misp_object["Attribute"]))))
+            attributes = list(map(encoded, misp_object["Attribute"]))
+            newest = max(newest, self._observe(batch_of(attributes)))
         self.header["timestamp"] = str(newest)
         self.header.setdefault("date", _date(newest))
         tail = orjson.dumps({"Object": self.objects, **self.header})
         yield b"], " + tail[1:] + b"}\n"
 
-    def _observe(self, attributes: list[Attribute]) -> int:
+    def _observe(self, batch: AttributeBatch) -> int:
         if self.on_attributes is not None:
-            self.on_attributes(attributes)
-        return max(attribute.timestamp for attribute in attributes)
+            self.on_attributes(batch)
+        return batch.newest
 
 
 def _orgc(name: str | None, org_uuid: str | None = None) -> dict[str, str]:
@@ -232,8 +273,8 @@ class _Grouped:
         )
         misp_object["Attribute"].append(attribute)
 
-    def encoded(self) -> list[Attribute]:
-        return list(map(encoded, self.attributes))
+    def encoded(self) -> AttributeBatch:
+        return batch_of(list(map(encoded, self.attributes)))
 
     def misp_objects(self) -> list[dict[str, Any]]:
         for reference in self.references:
@@ -373,16 +414,17 @@ def _rest_header(caller: str) -> dict[str, Any]:
 class _RestWriter:
     """Attributes of the rest event straight from value rows, as `value_attributes` builds them.
 
-    The JSON is one f-string per attribute from pieces computed once per kind
-    and per (distribution, TLP, owner): byte for byte what `orjson.dumps`
-    writes of the attribute dictionary, at a fraction of the cost (one text
-    encoded once costs less than joining bytes pieces each encoded apart).
+    A batch is one text, encoded once: byte for byte what `orjson.dumps`
+    writes of each attribute dictionary, at a fraction of the cost. Each
+    attribute is one f-string of pieces computed once per kind and per
+    (distribution, TLP, owner); the values and object ids of the whole batch
+    are escaped for JSON by one `orjson.dumps` of a list each (`_escaped`);
     """
 
     def __init__(self) -> None:
         self._closings: dict[tuple[int, int, str], str] = {}
         self._kinds = {
-            kind: f'","type":"{misp_type}","category":"{category}","value":'
+            kind: f'","type":"{misp_type}","category":"{category}","value":"'
             for kind, (misp_type, category) in KIND_TYPES.items()
         }
 
@@ -396,66 +438,71 @@ class _RestWriter:
         )
         return found
 
-    def _tail(
-        self, stix_id: str, stix_type: str, owner: str, tlp: int, dist: int, timestamp: int
-    ) -> str:
-        """Everything after an attribute's value: the same for every value of an object."""
-        closing = self._closings.get((dist, tlp, owner))
-        if closing is None:
-            closing = self._closing(dist, tlp, owner)
-        return (
-            f"{_TO_IDS if stix_type == 'indicator' else _NOT_TO_IDS}"
-            f'{orjson.dumps(stix_id).decode()},"timestamp":"{timestamp}{closing}'
-        )
+    def batch(self, rows: Sequence[Sequence[Any]], left_out: set[str]) -> AttributeBatch:
+        """The attributes of whole objects' value rows (`REST_FIELDS`, in order).
 
-    def batch(self, rows: Sequence[Sequence[Any]], left_out: set[str]) -> list[Attribute]:
-        """The attributes of whole objects' value rows (`REST_FIELDS` first), in order.
-
-        Objects whose id is in `left_out` are skipped. Most objects hold one
-        value: that attribute is written here, in the loop (it takes its
-        object's UUID); an object with several values goes to `_several`.
+        Objects whose id is in `left_out` are skipped. An object with one
+        value gives its attribute its own UUID; one with several derives a
+        UUID per value.
         """
-        found: list[Attribute] = []
-        append, dumps, kinds, tail_of = found.append, orjson.dumps, self._kinds, self._tail
-        count, at = len(rows), 0
-        while at < count:
-            row = rows[at]
-            end = at + 1
-            if end < count and rows[end][0] == row[0]:
-                while end < count and rows[end][0] == row[0]:
-                    end += 1
-                if row[1] not in left_out:
-                    found.extend(self._several(rows[at:end]))
-                at = end
-                continue
-            at = end
-            stix_id = row[1]
-            if stix_id in left_out:
-                continue
-            kind, value, timestamp = row[7], row[8], epoch_seconds(row[6])
-            tail = tail_of(stix_id, row[2], row[3], row[4], row[5], timestamp)
-            json = (
-                f'{{"uuid":"{stix_id.partition("--")[2]}{kinds[kind]}{dumps(value).decode()}{tail}'
+        if left_out:
+            rows = [row for row in rows if row[1] not in left_out]
+        if not rows:
+            return EMPTY_BATCH
+        values = [row[8] for row in rows]
+        several = {
+            pk for pk, following in itertools.pairwise(row[0] for row in rows) if pk == following
+        }
+        kinds, closings = self._kinds, self._closings
+        days, minutes, seconds = DAY_STARTS, CLOCK_MINUTES, CLOCK_SECONDS
+        texts: list[str] = []
+        stamps: list[int] = []
+        for row, value, stix_id_json in zip(
+            rows, _escaped(values), _escaped([row[1] for row in rows]), strict=True
+        ):
+            pk, stix_id, stix_type, owner, tlp, dist, version_key, kind, raw = row
+            # epoch_seconds inlined (its three look-ups in small tables; the
+            # call only for a new day or an odd key). A table of every time of
+            # day was slower: 86,400 entries miss the CPU's caches.
+            day = days.get(version_key[:10])
+            minute = minutes.get(version_key[11:16])
+            second = seconds.get(version_key[17:19])
+            if day is None or minute is None or second is None:
+                timestamp = epoch_seconds(version_key)
+            else:
+                timestamp = day + minute + second
+            stamps.append(timestamp)
+            closing = closings.get((dist, tlp, owner)) or self._closing(dist, tlp, owner)
+            head = (
+                str(uuid.uuid5(NAMESPACE, f"{stix_id}|{kind}|{raw}"))
+                if pk in several
+                else stix_id.partition("--")[2]
             )
-            append(Attribute(json.encode(), KIND_TYPES[kind][0], value, timestamp))
-        return found
-
-    def _several(self, rows: Sequence[Sequence[Any]]) -> list[Attribute]:
-        """The attributes of an object with several values: each its own derived UUID."""
-        _, stix_id, stix_type, owner, tlp, dist, version_key = rows[0][:7]
-        timestamp = epoch_seconds(version_key)
-        tail = self._tail(stix_id, stix_type, owner, tlp, dist, timestamp)
-        found = []
-        for row in rows:
-            kind, value = row[7], row[8]
-            head = str(uuid.uuid5(NAMESPACE, f"{stix_id}|{kind}|{value}"))
-            json = f'{{"uuid":"{head}{self._kinds[kind]}{orjson.dumps(value).decode()}{tail}'
-            found.append(Attribute(json.encode(), KIND_TYPES[kind][0], value, timestamp))
-        return found
+            texts.append(
+                f'{{"uuid":"{head}{kinds[kind]}{value}'
+                f"{_TO_IDS if stix_type == 'indicator' else _NOT_TO_IDS}{stix_id_json}"
+                f'","timestamp":"{timestamp}{closing}'
+            )
+        return AttributeBatch(",".join(texts).encode(), max(stamps), values)
 
 
-_TO_IDS = ',"to_ids":true,"comment":'
-_NOT_TO_IDS = ',"to_ids":false,"comment":'
+def _escaped(texts: list[str]) -> list[str]:
+    """Each text as `orjson.dumps` writes it in JSON, without its quotes (`texts` not empty).
+
+    Escaping only ever lengthens a text, so when the dumped list is as long
+    as the texts joined, nothing was escaped and the texts are their own
+    JSON. Otherwise the dumped list is split at its `","` separators: inside
+    an escaped text a quote always follows a backslash, so that sequence
+    only separates items.
+    """
+    dumped = orjson.dumps(texts)
+    if len(dumped) == len('","'.join(texts).encode()) + 4:
+        return texts
+    return dumped[2:-2].decode().split('","')
+
+
+_TO_IDS = '","to_ids":true,"comment":"'
+_NOT_TO_IDS = '","to_ids":false,"comment":"'
 #: Entries per cache of attribute pieces ((distribution, TLP, owner) are few): flat memory.
 _PIECES_CACHE = 4096
 
@@ -505,7 +552,7 @@ def _scored(scope: Scope, rows: Sequence[Sequence[Any]]) -> bool:
 
 def _rest_batches(
     conn: Connection, scope: Scope, page_size: int, covered: _Coverage
-) -> Iterator[list[Attribute]]:
+) -> Iterator[AttributeBatch]:
     """Attributes of every object outside reports and not from MISP, streamed.
 
     The objects from MISP are left out by their pks when the orphans' scan
@@ -524,7 +571,10 @@ def _rest_batches(
         if from_misp is not None and from_misp.count:
             rows = [row for row in rows if row[0] not in from_misp]
         if scoring:
-            rows = [row for found in _objects(rows) if _scored(scope, found) for row in found]
+            width = len(REST_FIELDS)
+            rows = [
+                row[:width] for found in _objects(rows) if _scored(scope, found) for row in found
+            ]
         yield writer.batch(rows, covered.referenced)
 
 
@@ -569,7 +619,7 @@ def events(
     scope: Scope,
     caller: str,
     page_size: int,
-    on_attributes: Callable[[list[Attribute]], None] | None = None,
+    on_attributes: Callable[[AttributeBatch], None] | None = None,
 ) -> Iterator[EventStream]:
     """Every event of the export, in the order of the module docstring (orphans last)."""
     covered = _Coverage()
@@ -577,8 +627,8 @@ def events(
         event.on_attributes = on_attributes
         yield event
     orphans, leftovers = _misp_orphans(conn, scope, page_size, covered)
-    batches = itertools.chain(_rest_batches(conn, scope, page_size, covered), [leftovers])
-    first = next((batch for batch in batches if batch), None)
+    batches = itertools.chain(_rest_batches(conn, scope, page_size, covered), [batch_of(leftovers)])
+    first = next((batch for batch in batches if batch.json), None)
     if first is not None:
         rest = _rest_header(caller)
         yield EventStream(rest["uuid"], rest, _chain(first, batches), [], on_attributes)
@@ -599,7 +649,7 @@ def events(
         )
 
 
-def _chain(first: list[Attribute], rest: Iterator[list[Attribute]]) -> Iterator[list[Attribute]]:
+def _chain(first: AttributeBatch, rest: Iterator[AttributeBatch]) -> Iterator[AttributeBatch]:
     yield first
     yield from rest
 

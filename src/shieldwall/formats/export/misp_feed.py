@@ -47,22 +47,21 @@ def _spooled(spool: IO[bytes]) -> Iterator[bytes]:
 _EMPTY_MD5 = hashlib.md5(usedforsecurity=False)
 
 
-def _hash_recorder(spool: IO[bytes], tail: str) -> Callable[[list[misp.Attribute]], None]:
-    """Writes `md5 of each value<tail>` to the spool for every attribute it is given.
+def _hash_recorder(spool: IO[bytes], tail: str) -> Callable[[misp.AttributeBatch], None]:
+    """Writes `md5 of each value<tail>` to the spool for every batch of attributes it is given.
 
     One text per batch, encoded once: a bytes line per attribute (and a call
     per value through `value_hashes`) cost more than the hashing.
     """
+    empty = _EMPTY_MD5
 
-    def record(attributes: list[misp.Attribute]) -> None:
+    def record(batch: misp.AttributeBatch) -> None:
         digests: list[str] = []
-        for attribute in attributes:
-            if "|" in attribute.misp_type:
-                digests.extend(misp.value_hashes(attribute.misp_type, attribute.value))
-            else:
-                hasher = _EMPTY_MD5.copy()
-                hasher.update(attribute.value.encode())
-                digests.append(hasher.hexdigest())
+        append = digests.append
+        for value in batch.hashed:
+            hasher = empty.copy()
+            hasher.update(value.encode())
+            append(hasher.hexdigest())
         if digests:
             spool.write((tail.join(digests) + tail).encode())
 
