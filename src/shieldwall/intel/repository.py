@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -98,13 +98,50 @@ def stored_versions(
 ) -> dict[str, list[StoredVersion]]:
     ids = sorted(set(stix_ids))
     found: dict[str, list[StoredVersion]] = {}
+    rows = (
+        _stored_version_rows_sqlite(conn, owner_org_id, ids)
+        if conn.dialect.name == "sqlite"
+        else _stored_version_rows(conn, owner_org_id, ids)
+    )
+    for stix_id, version_key, content_hash, is_latest in rows:
+        found.setdefault(stix_id, []).append(
+            StoredVersion(version_key, content_hash, bool(is_latest))
+        )
+    return found
+
+
+def _stored_version_rows(conn: Connection, owner_org_id: int, ids: list[str]) -> Iterator[Any]:
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = {"owner": owner_org_id, "ids": ids[start : start + _IN_CHUNK]}
-        for stix_id, version_key, content_hash, is_latest in conn.execute(_STORED_VERSIONS, chunk):
-            found.setdefault(stix_id, []).append(
-                StoredVersion(version_key, content_hash, bool(is_latest))
-            )
-    return found
+        yield from conn.execute(_STORED_VERSIONS, chunk)
+
+
+#: `_STORED_VERSIONS` as SQLite's driver takes it, for an IN list of n ids.
+_SQLITE_STORED_VERSIONS = (
+    "SELECT stix_id, version_key, content_hash, is_latest FROM stix_objects"
+    " WHERE owner_org_id = ? AND stix_id IN ({marks})"
+)
+
+
+def _stored_version_rows_sqlite(
+    conn: Connection, owner_org_id: int, ids: list[str]
+) -> Iterator[Any]:
+    """`_stored_version_rows` straight through the driver.
+
+    Ingest asks once per batch, for every id of the batch, and most ids are
+    new: SQLAlchemy's rendering of each expanding IN list (a bind name per
+    id) cost more than SQLite's look-ups (0.2 s CPU per 100,000 objects).
+    """
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            sql = _SQLITE_STORED_VERSIONS.format(marks=", ".join("?" * len(chunk)))
+            yield from cursor.execute(sql, (owner_org_id, *chunk)).fetchall()
+    finally:
+        cursor.close()
 
 
 OBJECT_INSERT_COLUMNS = (
