@@ -119,8 +119,10 @@ def _kind_of(path: str) -> str | None:
     return kind
 
 
-#: Each accepted spelling of a path and the kind of observable it carries.
-_SPELLING_KINDS = {spelling: _kind_of(_canonical_path(spelling)) for spelling in _SPELLINGS}
+#: Each accepted spelling of a path and the kind of observable it carries
+#: (None for a reference's `value`, whose kind its value tells). Also the
+#: table of ingest's compiled fast path (`_ingest.set_spellings`).
+SPELLING_KINDS = {spelling: _kind_of(_canonical_path(spelling)) for spelling in _SPELLINGS}
 
 
 #: What a reference's `value` may be: `network-traffic:dst_ref.value`,
@@ -148,7 +150,7 @@ def pattern_observables(pattern: str) -> list[Observable]:
     if single is not None:
         # The commonest case in one dictionary look-up: no list of pairs.
         path, literal = single.groups()
-        kind = _SPELLING_KINDS.get(path)
+        kind = SPELLING_KINDS.get(path)
         if kind is not None:
             item = normalise(kind, _unescape(literal) if "\\" in literal else literal)
             return [item] if item else []
