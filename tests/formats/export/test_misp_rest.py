@@ -28,6 +28,7 @@ def test_pk_set_holds_exactly_the_keys_added() -> None:
     assert found.count == len(keys)
     assert [pk for pk in range(1_000_010) if pk in found] == sorted(keys)
     assert 10_000_000 not in found
+    assert list(found) == sorted(keys)
 
 
 def test_an_empty_pk_set_holds_nothing() -> None:
@@ -35,6 +36,7 @@ def test_an_empty_pk_set_holds_nothing() -> None:
     assert empty.count == 0
     assert 0 not in empty
     assert 5 not in empty
+    assert list(empty) == []
 
 
 # --------------------------------------------------------------------------- the rest writer

@@ -11,7 +11,8 @@ their observables are keyset pages (`pk > last`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Select,
     cast,
     func,
+    or_,
     select,
     true,
 )
@@ -346,6 +348,48 @@ def object_pages(
         if len(rows) < page_size:
             return
         after = rows[-1][0]
+
+
+def flagged_pks(
+    conn: Connection, scope: Scope, flags: Sequence[ColumnElement[bool]], *, chunk: int
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    """(pk, each flag) of every visible object in scope for which a flag holds, pk order, in chunks.
+
+    One scan finds the objects of several later reads (`object_pages_of`),
+    instead of one scan per read.
+    """
+    query = (
+        select(stix_objects.c.pk, *flags)
+        .where(*_clauses(conn, scope), or_(*flags))
+        .order_by(stix_objects.c.pk)
+    )
+    return _driver_chunks(conn, query, chunk)
+
+
+def object_pages_of(
+    conn: Connection,
+    scope: Scope,
+    pks: Iterable[int],
+    *,
+    page_size: int,
+    with_observables: bool = True,
+) -> Iterator[list[ObjectRow]]:
+    """`object_pages`, of the objects among `pks` (ascending) only, read by their keys.
+
+    The policy and the scope are applied again, so `pks` need only hold every
+    object wanted (e.g. what `flagged_pks` found with a looser scope).
+    """
+    clauses = _clauses(conn, scope)
+    keys = iter(pks)
+    while batch := list(itertools.islice(keys, min(page_size, _IN_CHUNK))):
+        query = _object_select().where(stix_objects.c.pk.in_(batch), *clauses)
+        rows = list(conn.execute(query.order_by(stix_objects.c.pk)))
+        if not rows:
+            continue
+        if scope.filters.min_score is not None:
+            yield _scored(conn, scope, _with_observables_by_pk(conn, rows))
+        else:
+            yield _with_observables_by_pk(conn, rows) if with_observables else _bare(rows)
 
 
 def objects_by_id(conn: Connection, scope: Scope, stix_ids: Sequence[str]) -> list[ObjectRow]:
