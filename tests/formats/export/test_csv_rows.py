@@ -6,6 +6,9 @@ import csv
 import io
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from shieldwall.formats.export import csv_rows
 from shieldwall.formats.export.common import TLP_SLUG
 
@@ -58,3 +61,30 @@ def test_same_bytes_as_csv_writer() -> None:
     assert written == _expected(list(ROWS))
     parsed = list(csv.reader(io.StringIO(written.decode())))
     assert [row[0] for row in parsed[1:]] == [row[0] for row in ROWS]
+
+
+_fields = st.text(alphabet=st.sampled_from('ab,"\r\n1'), max_size=4)
+_rows = st.lists(
+    st.tuples(
+        _fields,
+        st.just("domain"),
+        _fields,
+        st.just("indicator"),
+        _fields,
+        st.sampled_from(sorted(TLP_SLUG)),
+        st.none() | st.integers(0, 100),
+        st.none() | _fields,
+        st.none() | _fields,
+        st.none() | st.just(ADDED),
+    ),
+    max_size=8,
+)
+
+
+@given(chunks=st.lists(_rows, max_size=4))
+def test_same_bytes_as_csv_writer_whatever_the_fields(
+    chunks: list[list[tuple[object, ...]]],
+) -> None:
+    """Chunks are checked for quoting as a whole: a plain chunk, a mixed one, any split."""
+    written = b"".join(csv_rows.write(chunks))
+    assert written == _expected([row for chunk in chunks for row in chunk])

@@ -61,10 +61,18 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[bytes]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HEADER)
     yield buffer.getvalue().encode()
+
+    def quoted(row: Sequence[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(_csv_row(row))
+        return buffer.getvalue()[:-1]
+
     # added_at is one timestamp per ingest: its text is computed once.
     added_texts: dict[Any, str] = {}
     for chunk in chunks:
         lines: list[str] = []
+        append = lines.append
         for row in chunk:
             value, kind, stix_id, stix_type, owner, tlp, confidence, created, modified, added_at = (
                 row
@@ -74,20 +82,40 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterator[bytes]:
                 if len(added_texts) > _ADDED_CACHE:
                     added_texts.clear()
                 added = added_texts[added_at] = added_at.isoformat() if added_at else ""
-            line = (
+            append(
                 f"{value},{kind},{stix_id},{stix_type},{owner},{TLP_SLUG[tlp]},"
                 f"{'' if confidence is None else confidence},{created or ''},"
                 f"{modified or ''},{added}"
             )
-            if line.count(",") != _COMMAS or '"' in line or "\n" in line or "\r" in line:
-                buffer.seek(0)
-                buffer.truncate()
-                writer.writerow(_csv_row(row))
-                line = buffer.getvalue()[:-1]
-            lines.append(line)
         if lines:
             lines.append("")
-            yield "\n".join(lines).encode()
+            text = "\n".join(lines)
+            if not _plain(text, len(lines) - 1):
+                lines = [
+                    line if _plain_line(line) else quoted(row)
+                    for line, row in zip(lines[:-1], chunk, strict=True)
+                ]
+                text = "\n".join([*lines, ""])
+            yield text.encode()
+
+
+def _plain(text: str, count: int) -> bool:
+    """Whether none of the `count` lines of `text` needs quoting.
+
+    Checked on the chunk's text at once rather than line by line: each line
+    has at least its `_COMMAS` commas and no line break of its own, so the
+    totals are exact only when every line is.
+    """
+    return (
+        text.count(",") == _COMMAS * count
+        and text.count("\n") == count
+        and '"' not in text
+        and "\r" not in text
+    )
+
+
+def _plain_line(line: str) -> bool:
+    return line.count(",") == _COMMAS and '"' not in line and "\n" not in line and "\r" not in line
 
 
 def _csv_row(row: Sequence[Any]) -> tuple[Any, ...]:
