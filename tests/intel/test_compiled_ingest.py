@@ -185,7 +185,7 @@ def _reference(obj: dict[str, Any]) -> tuple[Any, ...] | None:
         found = _observables_of(obj, checked.stix_type)
     except (ObjectInvalid, PatternError):
         return None
-    found = found if len(found) < 2 else list(dict.fromkeys(found))
+    found = tuple(found) if len(found) < 2 else tuple(dict.fromkeys(found))
     return (
         checked.stix_id,
         checked.version_key,

@@ -288,7 +288,7 @@ def _sliced_items(stream: IO[bytes], prefix: str) -> Generator[Any, None, int | 
 #: tuple: made once per object on the hot path, where a slots dataclass with a
 #: `Checked` inside cost more than the C that checks the object.
 _Prepared = tuple[
-    int, str, str, str, tuple[str, ...], list[Observable], bool, str | None, str, str, int
+    int, str, str, str, tuple[str, ...], tuple[Observable, ...], bool, str | None, str, str, int
 ]
 _P_INDEX: Final = 0
 _P_ID: Final = 1
@@ -458,7 +458,7 @@ class Ingestor:
             checked.version_key,
             checked.marking_refs,
             # One row per distinct observable: a file may list one hash twice.
-            found if len(found) < 2 else list(dict.fromkeys(found)),
+            tuple(found) if len(found) < 2 else tuple(dict.fromkeys(found)),
             obj.get("revoked") is True,
             _search_text(obj),
             hashlib.blake2b(data, digest_size=16).hexdigest(),
