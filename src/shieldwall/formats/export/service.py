@@ -210,30 +210,49 @@ def _without_warninglisted(
     value_at: int,
     presence_only: frozenset[str] = frozenset(),
 ) -> Iterator[Chunk]:
-    """Rows whose value is on no warninglist.
+    """Rows whose value is on no warninglist, a chunk at a time (`WarninglistIndex.unlisted`).
 
     Of a `presence_only` kind, only the first such row is kept: the others are
     not looked up at all (a look-up is about 2 µs, and a third of a store's
     values may be file hashes).
     """
-    listed = index.is_listed
+    unlisted = index.unlisted
     if not presence_only:
         for chunk in chunks:
-            yield [row for row in chunk if not listed(row[kind_at], row[value_at])]
+            yield unlisted(chunk, kind_at, value_at)
         return
     missing = set(presence_only)
     for chunk in chunks:
-        kept = []
-        for row in chunk:
-            kind = row[kind_at]
-            if kind in presence_only:
-                if kind not in missing or listed(kind, row[value_at]):
-                    continue
-                missing.discard(kind)
-            elif listed(kind, row[value_at]):
-                continue
-            kept.append(row)
-        yield kept
+        first = _first_unlisted(chunk, index, kind_at, value_at, missing) if missing else set()
+        yield unlisted(
+            [
+                row
+                for at, row in enumerate(chunk)
+                if row[kind_at] not in presence_only or at in first
+            ],
+            kind_at,
+            value_at,
+        )
+
+
+def _first_unlisted(
+    chunk: Chunk, index: WarninglistIndex, kind_at: int, value_at: int, missing: set[str]
+) -> set[int]:
+    """The positions in `chunk` of the first unlisted value of each `missing` kind.
+
+    The kinds found are taken out of `missing`. Values are looked up one by
+    one, in order, until one is found: usually a few values in the first
+    chunk, and no pass at all once every kind is found.
+    """
+    found: set[int] = set()
+    for at, row in enumerate(chunk):
+        kind = row[kind_at]
+        if kind in missing and not index.is_listed(kind, row[value_at]):
+            missing.discard(kind)
+            found.add(at)
+            if not missing:
+                break
+    return found
 
 
 def _scored(
