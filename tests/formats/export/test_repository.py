@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from itertools import chain
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, false
 
 from shieldwall.db.engine import read_transaction
 from shieldwall.formats.export import repository
 from shieldwall.formats.export.model import ExportFilters
 from shieldwall.formats.export.repository import Scope
+from shieldwall.intel.tables import stix_objects
 from shieldwall.members import bootstrap
 from shieldwall.members.model import Role
 from tests.factories import Coalition
@@ -36,21 +38,28 @@ ALL_FIELDS = (
 )
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [ALL_FIELDS, ("value", "kind", "added_at")],
+    ids=["every column", "converted column last"],
+)
 def test_value_rows_match_sqlalchemy_rows_across_chunk_boundaries(
-    engine: Engine, client: TestClient, coalition: Coalition, stored: Stored
+    engine: Engine,
+    client: TestClient,
+    coalition: Coalition,
+    stored: Stored,
+    fields: tuple[str, ...],
 ) -> None:
     with read_transaction(engine) as conn:
         principal = bootstrap.principal_for(conn, "Host", Role.READER)
         scope = Scope(principal=principal, filters=ExportFilters())
-        expected = [
-            tuple(row) for row in conn.execute(repository.value_query(conn, scope, ALL_FIELDS))
-        ]
-        chunks = list(repository.value_rows(conn, scope, ALL_FIELDS, chunk=3))
+        expected = [tuple(row) for row in conn.execute(repository.value_query(conn, scope, fields))]
+        chunks = list(repository.value_rows(conn, scope, fields, chunk=3))
     assert len(expected) > 3 * 2, "the store should span several chunks"
     assert all(0 < len(chunk) <= 3 for chunk in chunks)
     found = list(chain.from_iterable(chunks))
     assert found == expected
-    added = {row[ALL_FIELDS.index("added_at")] for row in found}
+    added = {row[fields.index("added_at")] for row in found}
     # UTCDateTime's conversion is applied (SQLite stores naive text).
     assert all(isinstance(at, datetime) and at.tzinfo is UTC for at in added)
 
@@ -66,3 +75,40 @@ def test_object_data_reads_what_object_pages_read(
         expected = [(row.pk, row.data) for page in pages for row in page]
     assert len(expected) > 2, "the store should span several chunks"
     assert list(chain.from_iterable(chunks)) == expected
+
+
+def test_pages_by_key_read_what_object_pages_read_of_those_keys(
+    engine: Engine, client: TestClient, coalition: Coalition, stored: Stored
+) -> None:
+    """Keys the caller may not see, or that do not exist, are left out: the policy is applied."""
+    with read_transaction(engine) as conn:
+        everything = Scope(
+            principal=bootstrap.principal_for(conn, "Host", Role.READER), filters=ExportFilters()
+        )
+        all_pks = [
+            row.pk
+            for page in repository.object_pages(conn, everything, page_size=50)
+            for row in page
+        ]
+        scope = Scope(
+            principal=bootstrap.principal_for(conn, "Contributor", Role.READER),
+            filters=ExportFilters(),
+        )
+        visible = [
+            row for page in repository.object_pages(conn, scope, page_size=2) for row in page
+        ]
+        wanted = {row.pk for row in visible[::2]}
+        hidden = set(all_pks) - {row.pk for row in visible}
+        assert hidden, "the Contributor should miss some objects"
+        keys = sorted(wanted | hidden | {max(all_pks) + 1})
+        pages = list(repository.object_pages_of(conn, scope, keys, page_size=2))
+        flagged = list(
+            repository.flagged_pks(
+                conn, scope, [stix_objects.c.pk.in_(sorted(wanted)), false()], chunk=2
+            )
+        )
+    assert all(len(page) <= 2 for page in pages)
+    assert [row for page in pages for row in page] == [row for row in visible if row.pk in wanted]
+    assert [(pk, bool(hit), bool(miss)) for pk, hit, miss in chain.from_iterable(flagged)] == [
+        (pk, True, False) for pk in sorted(wanted)
+    ]
