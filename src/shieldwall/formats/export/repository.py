@@ -278,8 +278,9 @@ class _ColumnConverter:
             self.cache.clear()
         at, after, get, fill = self.at, self.at + 1, self.cache.get, self._fill
         if rows and after == len(rows[0]):
-            # The last column (csv's added_at): a slice and one more item, 20% cheaper.
-            return [row[:at] + (get(row[at]) or fill(row[at]),) for row in rows]
+            # The last column (csv's added_at): a slice and one more item, 20%
+            # cheaper than unpacking the slice into a new tuple.
+            return [row[:at] + (get(row[at]) or fill(row[at]),) for row in rows]  # noqa: RUF005
         return [(*row[:at], get(row[at]) or fill(row[at]), *row[after:]) for row in rows]
 
 
