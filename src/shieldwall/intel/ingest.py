@@ -377,6 +377,16 @@ class Ingestor:
         self.added_at: datetime = utcnow()
         self.added_at_bound = repository.bind_value(conn, "added_at", self.added_at)
         self.next_pk = repository.next_pk(conn)
+        # The hashes of the ids this import has given to `_flush`, kept only
+        # when the store held no object at all when it began (the first import
+        # of a node, a benchmark): then only those ids can be stored, and a
+        # batch asks the store about those of its ids that are among them
+        # (0.1 s of 1.9 s CPU per 100,000 new indicators otherwise). Writers
+        # are serialised, so no other import can store one meanwhile.
+        self.flushed_hashes: set[int] | None = set() if self.next_pk == 1 else None
+        # Likewise, an empty SQLite store's secondary indexes are built once at
+        # the end (`repository.defer_indexes`).
+        self.deferred_indexes = repository.defer_indexes(conn) if self.next_pk == 1 else []
         distribution = options.distribution
         # What every row of this import shares, looked up once rather than per row.
         self.owner_org_id = options.owner_org_id
@@ -499,7 +509,13 @@ class Ingestor:
         owner = self.owner_org_id
         # Earlier batches of this import are already in the (open) transaction,
         # so one look-up per batch sees them as well as what was stored before.
-        stored = repository.stored_versions(self.conn, owner, [p[_P_ID] for p in batch])
+        ids = [p[_P_ID] for p in batch]
+        flushed = self.flushed_hashes
+        if flushed is not None:
+            asked = [stix_id for stix_id in ids if hash(stix_id) in flushed]
+            flushed.update(map(hash, ids))
+            ids = asked
+        stored = repository.stored_versions(self.conn, owner, ids) if ids else {}
         state = _BatchState(
             known={(sid, v.version_key): v.content_hash for sid, vs in stored.items() for v in vs},
             latest={sid: max(v.version_key for v in vs) for sid, vs in stored.items()},
@@ -624,6 +640,7 @@ class Ingestor:
                 self._queue(prepared)
         self.waiting = []
         self._flush()
+        repository.rebuild_indexes(self.conn, self.deferred_indexes)
         return self.report
 
 

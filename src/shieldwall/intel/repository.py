@@ -192,6 +192,42 @@ def _bulk_insert(
         cursor.close()
 
 
+#: Secondary indexes that an import into an empty SQLite store builds once, at
+#: its end, instead of entry by entry (`defer_indexes`). Not the unique
+#: constraint's index: ingest looks versions up through it.
+_DEFERRABLE_INDEXES = ("ix_observables_value", "ix_stix_objects_added_at")
+
+
+def defer_indexes(conn: Connection) -> list[str]:
+    """Drops the deferrable indexes for the rest of this write transaction.
+
+    Returns the statements that made them, for `rebuild_indexes` to run before
+    the commit. For the first import of an empty store only, where building
+    an index from sorted rows costs less than inserting into it row by row
+    (100,000 indicators: 0.1 s of 1.3 s of SQLite work saved). Safe on SQLite:
+    DDL is part of the transaction, so readers keep seeing the indexed store
+    as it was committed, and a rollback, a crash or a kill -9 leaves it as it
+    was. Not on PostgreSQL, where DROP INDEX would lock readers out until the
+    commit: there nothing is deferred.
+    """
+    if conn.dialect.name != "sqlite":
+        return []
+    marks = ", ".join("?" * len(_DEFERRABLE_INDEXES))
+    found = conn.exec_driver_sql(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",  # noqa: S608
+        _DEFERRABLE_INDEXES,
+    ).all()
+    for name, _sql in found:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    return [str(sql) for _name, sql in found]
+
+
+def rebuild_indexes(conn: Connection, statements: Sequence[str]) -> None:
+    """Builds again, as they were, the indexes `defer_indexes` dropped."""
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
 def bind_value(conn: Connection, column: str, value: Any) -> Any:
     """A value of `stix_objects.<column>` as the driver wants it in `_bulk_insert`."""
     # dialect_impl: a TypeDecorator's own bind_processor stops short of the

@@ -1,0 +1,99 @@
+"""The first import into an empty store takes short cuts; the store must not tell.
+
+On SQLite it builds two secondary indexes once at its end instead of entry by
+entry (`repository.defer_indexes`), and on both stores it asks the store only
+about ids it has itself stored already. After a committed, a rejected or an
+aborted import the schema is what the migrations made, and a reader that
+looks while the import runs sees the store as last committed, indexes and
+all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from shieldwall.db.engine import read_transaction
+from shieldwall.demo.generate import indicators
+from shieldwall.intel.ingest import ImportAborted, IngestOptions, Mode, ingest_objects
+from shieldwall.members import bootstrap
+from shieldwall.members.model import Role
+from shieldwall.sharing.tlp import TLP, DistKind, Distribution
+from tests.factories import Coalition
+from tests.intel.store import Rows, rows
+
+
+def _schema(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+        else:
+            query = (
+                "SELECT tablename, indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = current_schema() ORDER BY indexname"
+            )
+        return [tuple(row) for row in conn.execute(text(query))]
+
+
+def _options(engine: Engine, mode: Mode, batch_size: int = 3) -> IngestOptions:
+    with read_transaction(engine) as conn:
+        principal = bootstrap.principal_for(conn, "Sponsor A", Role.ANALYST)
+    assert principal.org_id is not None
+    return IngestOptions(
+        principal=principal,
+        owner_org_id=principal.org_id,
+        default_tlp=TLP.GREEN,
+        distribution=Distribution(DistKind.ORG),
+        mode=mode,
+        batch_size=batch_size,
+    )
+
+
+def test_first_import_leaves_the_schema_as_migrated(engine: Engine, coalition: Coalition) -> None:
+    assert rows(engine) == Rows(0, 0), "the store must start empty"
+    before = _schema(engine)
+    objects = list(indicators(20, seed=4))
+    # A version of the first object again, in a later batch: found in the store.
+    again = {**objects[0], "modified": "2030-01-01T00:00:00.000Z"}
+    report = ingest_objects(engine, lambda: iter([*objects, again]), _options(engine, Mode.STRICT))
+    assert (report.created, report.new_versions) == (20, 1)
+    assert rows(engine) == Rows(21, 21)
+    assert _schema(engine) == before
+
+
+def test_an_aborted_first_import_leaves_the_schema_and_the_store_as_they_were(
+    engine: Engine, coalition: Coalition
+) -> None:
+    before = _schema(engine)
+    objects = list(indicators(10, seed=5))
+    clash = {**objects[1], "confidence": 1}  # same version, other content: strict abort
+    with pytest.raises(ImportAborted):
+        ingest_objects(engine, lambda: iter([*objects, clash]), _options(engine, Mode.STRICT))
+    assert rows(engine) == Rows(0, 0)
+    assert _schema(engine) == before
+
+
+def test_a_reader_during_the_first_import_sees_the_indexed_store(
+    engine: Engine, coalition: Coalition
+) -> None:
+    before = _schema(engine)
+    seen: list[Any] = []
+    reading = threading.Event()
+
+    def objects() -> Iterator[dict[str, Any]]:
+        yield from indicators(10, seed=6)
+        # Mid-import, after a batch is written: another connection looks.
+        reader = threading.Thread(target=lambda: seen.extend([_schema(engine), rows(engine)]))
+        reader.start()
+        reader.join(timeout=30)
+        reading.set()
+        yield from indicators(10, seed=7)
+
+    ingest_objects(engine, objects, _options(engine, Mode.LENIENT))
+    assert reading.is_set()
+    assert seen == [before, Rows(0, 0)]
+    assert _schema(engine) == before
