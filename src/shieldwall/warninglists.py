@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import accumulate, chain, compress, repeat
+from itertools import accumulate, chain, compress
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -61,6 +61,11 @@ MISP_TYPES: dict[str, frozenset[str]] = {
 }
 
 _IP_KINDS = frozenset({"ipv4", "ipv6", "cidr"})
+#: The batch range test's blocks: 2**20 per IP version (1 MiB each), by the top 20 bits.
+_BLOCKS = 1 << 20
+_BLOCK_SHIFT = {4: 32 - 20, 6: 128 - 20}
+#: The characters of addresses (lower case).
+_ADDRESS_CHARS = re.compile(r"[0-9a-f.:]+")
 #: The kinds whose host is read out of the value (any other kind's host is the value).
 _HOST_PARSED = frozenset({"url", "email"})
 
@@ -87,6 +92,14 @@ class _Ranges:
         # The last range starting at or before `end` is the only candidate.
         position = bisect.bisect_right(self.starts, end) - 1
         return position >= 0 and self.ends[position] >= start
+
+    def blocks(self, shift: int) -> bytes:
+        """Per block of addresses (`address >> shift`, 2**20 blocks), 1 where a range touches it."""
+        touched = bytearray(_BLOCKS)
+        for start, end in zip(self.starts, self.ends, strict=True):
+            first, last = start >> shift, end >> shift
+            touched[first : last + 1] = b"\x01" * (last + 1 - first)
+        return bytes(touched)
 
     def bounds(self) -> list[int]:
         """Every range's start and end + 1, in one sorted list.
@@ -301,19 +314,27 @@ class WarninglistIndex:
     def _init_batch(self, substrings: dict[str, set[str]]) -> None:
         """What `listed_many` reads: range bounds, exact sets, an automaton per substring set."""
         self._bounds = {version: found.bounds() for version, found in self._ranges.items()}
+        self._blocks = {
+            version: found.blocks(_BLOCK_SHIFT[version]) for version, found in self._ranges.items()
+        }
         self._exact_sets = self._small_exact_sets()
-        # Numeric entries stay with the numeric trie regex, which scans a joined
-        # text of addresses several times faster than the automaton does.
+        # Entries written in the characters of addresses (in the real lists,
+        # one IPv4 address) stay with a trie regex, which scans a joined text
+        # several times faster than the automaton does when they are a handful;
+        # a batch of addresses then needs no automaton scan at all.
         built: dict[frozenset[str], Any | None] = {}
         self._automata: dict[str, Any | None] = {}
+        self._address_like: dict[str, re.Pattern[str] | None] = {}
         for kind, found in substrings.items():
-            key = frozenset(entry for entry in found if not _NUMERIC.fullmatch(entry))
+            like = sorted(entry for entry in found if _ADDRESS_CHARS.fullmatch(entry))
+            self._address_like[kind] = _trie_regex(like) if like else None
+            key = frozenset(found.difference(like))
             if key not in built:
                 built[key] = _automaton(sorted(key))
             self._automata[kind] = built[key]
         self._separator = _separator(set().union(*substrings.values()))
-        #: A batch of numeric values joined: no automaton entry can occur in it.
-        self._numeric_text = re.compile(f"[0-9.{re.escape(self._separator)}]*")
+        #: Addresses joined: no automaton entry can occur in such a text.
+        self._address_text = re.compile(f"[0-9a-f.:{re.escape(self._separator)}]*")
 
     def _small_exact_sets(self) -> dict[str, frozenset[str] | None]:
         """Per kind, its `string` entries as a set of their own, when they are few.
@@ -496,8 +517,7 @@ class WarninglistIndex:
             except (OSError, ValueError):
                 pass
             else:
-                positions = map(bisect.bisect_right, repeat(self._bounds[version]), addresses)
-                return {value for value, at in zip(values, positions, strict=True) if at & 1}
+                return self._in_blocks(version, values, addresses)
         ranges = self._ranges
         return {
             value
@@ -505,6 +525,20 @@ class WarninglistIndex:
             if (found := _address_range(value)) is not None
             and ranges[found[0]].overlaps(found[1], found[2])
         }
+
+    def _in_blocks(self, version: int, values: Sequence[str], addresses: list[int]) -> set[str]:
+        """The values whose address (as an int) is in a range.
+
+        Most addresses are in a block that no range touches: one byte read
+        each tells, and only the others are bisected (a bisection in 160 000
+        bounds, mostly cache misses, cost 0.4 µs an address).
+        """
+        touched = map(
+            self._blocks[version].__getitem__, map(_BLOCK_SHIFT[version].__rrshift__, addresses)
+        )
+        candidates = compress(zip(values, addresses, strict=True), touched)
+        bounds = self._bounds[version]
+        return {value for value, address in candidates if bisect.bisect_right(bounds, address) & 1}
 
     def _hosts_many(
         self,
@@ -542,16 +576,16 @@ class WarninglistIndex:
         return listed
 
     def _substrings_many(self, kind: str, values: Sequence[str], lowered: list[str]) -> set[str]:
-        numeric, automaton = self._numeric_substrings[kind], self._automata[kind]
-        if numeric is None and automaton is None:
+        like, automaton = self._address_like[kind], self._automata[kind]
+        if like is None and automaton is None:
             return set()
         text = self._separator.join(lowered)
         found: list[int] = []
-        if numeric is not None:
-            # A numeric entry may occur in any value, numeric or not.
-            found.extend(match.start() for match in numeric.finditer(text))
-        if automaton is not None and not self._numeric_text.fullmatch(text):
-            # The others never occur in a numeric value (nor in a batch of them).
+        if like is not None:
+            # These entries may occur in any value, an address or not.
+            found.extend(match.start() for match in like.finditer(text))
+        if automaton is not None and not self._address_text.fullmatch(text):
+            # The others never occur in a text of address characters.
             found.extend(end for end, _ in automaton.iter(text))
         if not found:
             return set()
