@@ -281,6 +281,10 @@ def _sliced_items(stream: IO[bytes], prefix: str) -> Generator[Any, None, int | 
 # --------------------------------------------------------------------------- ingest
 
 
+#: How many ids' hashes an import into an empty store keeps (`Ingestor.flushed_hashes`):
+#: about 130 MB; beyond, its later batches ask the store about every id.
+_FLUSHED_HASHES_MAX = 2_000_000
+
 #: One validated object waiting for its batch, with what its row will hold:
 #: (index in the bundle, id, type, version key, marking refs, observables,
 #: revoked, search text, content hash, JSON, TLP). Its primary key and latest
@@ -515,6 +519,8 @@ class Ingestor:
             asked = [stix_id for stix_id in ids if hash(stix_id) in flushed]
             flushed.update(map(hash, ids))
             ids = asked
+            if len(flushed) > _FLUSHED_HASHES_MAX:
+                self.flushed_hashes = None  # memory stays bounded; the store answers
         stored = repository.stored_versions(self.conn, owner, ids) if ids else {}
         state = _BatchState(
             known={(sid, v.version_key): v.content_hash for sid, vs in stored.items() for v in vs},
