@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 
 from shieldwall.db.engine import read_transaction
 from shieldwall.demo.generate import indicators
+from shieldwall.intel import ingest
 from shieldwall.intel.ingest import ImportAborted, IngestOptions, Mode, ingest_objects
 from shieldwall.members import bootstrap
 from shieldwall.members.model import Role
@@ -97,3 +98,18 @@ def test_a_reader_during_the_first_import_sees_the_indexed_store(
     assert reading.is_set()
     assert seen == [before, Rows(0, 0)]
     assert _schema(engine) == before
+
+
+def test_past_the_cap_on_kept_hashes_the_store_answers(
+    engine: Engine, coalition: Coalition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the hashes kept pass their cap, versions are still found, by the store."""
+    monkeypatch.setattr(ingest, "_FLUSHED_HASHES_MAX", 4)
+    objects = list(indicators(12, seed=8))
+    later = [
+        {**objects[1], "modified": "2030-01-01T00:00:00.000Z"},  # a new version
+        objects[10],  # the same version again
+    ]
+    report = ingest_objects(engine, lambda: iter([*objects, *later]), _options(engine, Mode.STRICT))
+    assert (report.created, report.new_versions, report.unchanged) == (12, 1, 1)
+    assert rows(engine) == Rows(13, 13)
