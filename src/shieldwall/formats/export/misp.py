@@ -398,8 +398,8 @@ class _Coverage:
     """What the report events already wrote, so the rest leaves it out.
 
     `from_misp`: the objects in scope that came from MISP (theirs are the MISP
-    events), found by the orphans' scan; None when the rest must find them
-    itself (with `min_score`, that scan keeps only the objects that score).
+    events), read by the orphans' pass; None when the rest must find them
+    itself (with `min_score`, that pass keeps only the objects that score).
     """
 
     misp_events: set[str] = field(default_factory=set)
@@ -460,7 +460,8 @@ class _RestWriter:
     writes of each attribute dictionary, at a fraction of the cost. Each
     attribute is one f-string of pieces computed once per kind and per
     (distribution, TLP, owner); the values and object ids of the whole batch
-    are escaped for JSON by one `orjson.dumps` of a list each (`_escaped`);
+    are escaped for JSON by one `orjson.dumps` of a list each (`_escaped`).
+    An id's UUID part is written as it is: ids are checked at ingest.
     """
 
     def __init__(self) -> None:
@@ -597,7 +598,7 @@ def _rest_batches(
 ) -> Iterator[AttributeBatch]:
     """Attributes of every object outside reports and not from MISP, streamed.
 
-    The objects from MISP are left out by their pks when the orphans' scan
+    The objects from MISP are left out by their pks when the orphans' pass
     found them (`_Coverage.from_misp`): matching the marker again in SQL read
     every object's JSON a second time (0.8 s of CPU per million objects).
     """
