@@ -2,8 +2,13 @@
 
 One import is one write transaction (see `db.engine.write_transaction`): it
 either commits whole or leaves the store as it was. The bundle is parsed as a
-stream (ijson's C backend), objects are validated one by one and written in
-batches, so memory stays flat whatever the size of the bundle.
+stream, objects are validated one by one and written in batches, so memory
+stays flat whatever the size of the bundle.
+
+Where the compiled helpers (`_ingest.c`) are built, the stream is read in
+slices of whole objects parsed by orjson, and indicators of the common shape
+are checked in C; ijson and the Python checks stay the reference, which the
+fast paths hand anything unusual to and are tested against.
 
 Strict mode stops at the first rejected object and rolls everything back;
 lenient mode skips rejected objects, lists each in the report, and commits
