@@ -20,6 +20,12 @@ handful of set look-ups and one bisection:
 
 A list applies to a kind when its `matching_attributes` name one of the MISP
 attribute types of that kind, or when it names none.
+
+`is_listed` answers for one value and is the reference. The exports judge a
+chunk of values at a time with `unlisted` / `listed_many`, which give the same
+answers at a fraction of the cost (a third to a fifth): each rule runs over
+all values of a kind at once, mostly in C (set intersections, inet_pton over
+the batch, one Aho-Corasick scan of the values joined for the substrings).
 """
 
 from __future__ import annotations

@@ -213,8 +213,7 @@ def _without_warninglisted(
     """Rows whose value is on no warninglist, a chunk at a time (`WarninglistIndex.unlisted`).
 
     Of a `presence_only` kind, only the first such row is kept: the others are
-    not looked up at all (a look-up is about 2 µs, and a third of a store's
-    values may be file hashes).
+    not looked up at all (a third of a store's values may be file hashes).
     """
     unlisted = index.unlisted
     if not presence_only:
@@ -223,16 +222,16 @@ def _without_warninglisted(
         return
     missing = set(presence_only)
     for chunk in chunks:
-        first = _first_unlisted(chunk, index, kind_at, value_at, missing) if missing else set()
-        yield unlisted(
-            [
+        first = _first_unlisted(chunk, index, kind_at, value_at, missing) if missing else None
+        if first:
+            rows = [
                 row
                 for at, row in enumerate(chunk)
                 if row[kind_at] not in presence_only or at in first
-            ],
-            kind_at,
-            value_at,
-        )
+            ]
+        else:
+            rows = [row for row in chunk if row[kind_at] not in presence_only]
+        yield unlisted(rows, kind_at, value_at)
 
 
 def _first_unlisted(
