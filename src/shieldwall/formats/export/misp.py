@@ -214,7 +214,10 @@ class EventStream:
             if not batch.json:
                 continue
             newest = max(newest, self._observe(batch))
-            yield separator + batch.json
+            # Apart: joined, a batch's megabytes would be copied once more.
+            if separator:
+                yield separator
+            yield batch.json
             separator = b","
         for misp_object in self.objects:
             attributes = list(map(encoded, misp_object["Attribute"]))
