@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Generator, Iterator
@@ -202,9 +203,33 @@ def _reference(obj: dict[str, Any]) -> tuple[Any, ...] | None:
 def test_compiled_indicator_answers_as_the_reference(obj: dict[str, Any]) -> None:
     assert ingest._compiled is not None
     compiled = ingest._compiled.prepare_indicator(obj)
-    if compiled is not None:
+    row = ingest._compiled.prepare_row(obj, 7, 2)
+    if compiled is None:
+        assert row is None
+    else:
         assert _reference(obj) == compiled
         assert obj["type"] == "indicator"
+        assert row == _reference_row(obj, 7, 2)
+
+
+def _reference_row(obj: dict[str, Any], index: int, tlp: int) -> tuple[Any, ...]:
+    """The tuple `Ingestor._prepare` makes of an object (given a TLP)."""
+    stix_id, version_key, refs, found, revoked, text = _reference(obj) or ()
+    data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    return (
+        index,
+        stix_id,
+        "indicator",
+        version_key,
+        refs,
+        found,
+        revoked,
+        text,
+        digest,
+        data.decode(),
+        tlp,
+    )
 
 
 def test_compiled_indicator_takes_the_common_shapes() -> None:
@@ -214,6 +239,7 @@ def test_compiled_indicator_takes_the_common_shapes() -> None:
         compiled = ingest._compiled.prepare_indicator(obj)
         assert compiled is not None, obj
         assert compiled == _reference(obj)
+        assert ingest._compiled.prepare_row(obj, 3, 1) == _reference_row(obj, 3, 1)
     with_refs = {
         **obj,
         "created_by_ref": f"identity--{UUID}",

@@ -884,6 +884,83 @@ static PyObject *prepare_indicator(PyObject *self, PyObject *obj) {
     return result;
 }
 
+/* What prepare_row encodes and hashes with: orjson.dumps, its sort-keys
+ * option and hashlib.blake2b, given by ingest.py (set_encoder), so that the
+ * stored JSON and its hash are made by the very functions the Python path
+ * calls. */
+static PyObject *encoder, *encoder_option, *hasher, *kw_option, *kw_digest_size, *sixteen,
+    *s_hexdigest;
+
+/* prepare_row(obj, index, tlp) -> ingest's prepared tuple (index, id, type,
+ * version key, marking refs, observables, revoked, search text, content hash,
+ * JSON, TLP) of an indicator prepare_indicator takes, or None. The JSON is
+ * orjson.dumps(obj, option=OPT_SORT_KEYS) as str, the hash the BLAKE2b-128
+ * hex digest of it: what Ingestor._prepare computes, without its calls. */
+static PyObject *prepare_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "prepare_row(obj, index, tlp)");
+        return NULL;
+    }
+    if (encoder == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "set_encoder was not called");
+        return NULL;
+    }
+    PyObject *fields = prepare_indicator(self, args[0]);
+    if (fields == NULL || fields == Py_None) {
+        return fields;
+    }
+    PyObject *row = NULL, *digest = NULL, *text = NULL, *hash = NULL;
+    PyObject *encode_args[2] = {args[0], encoder_option};
+    PyObject *data = PyObject_Vectorcall(encoder, encode_args, 1, kw_option);
+    if (data == NULL || !PyBytes_Check(data)) {
+        if (data != NULL) {
+            PyErr_SetString(PyExc_TypeError, "the encoder must return bytes");
+        }
+        goto done;
+    }
+    PyObject *hash_args[2] = {data, sixteen};
+    hash = PyObject_Vectorcall(hasher, hash_args, 1, kw_digest_size);
+    if (hash == NULL) {
+        goto done;
+    }
+    digest = PyObject_CallMethodNoArgs(hash, s_hexdigest);
+    if (digest == NULL) {
+        goto done;
+    }
+    text = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), NULL);
+    if (text == NULL) {
+        goto done;
+    }
+    PyObject *const *f = &PyTuple_GET_ITEM(fields, 0);
+    row = PyTuple_Pack(11, args[1], f[0], s_indicator, f[1], f[2], f[3], f[4], f[5], digest, text,
+                       args[2]);
+    if (row != NULL) {
+        PyObject_GC_UnTrack(row); /* as prepare_indicator's tuple: str, int, bool, tuples */
+    }
+done:
+    Py_XDECREF(data);
+    Py_XDECREF(hash);
+    Py_XDECREF(digest);
+    Py_XDECREF(text);
+    Py_DECREF(fields);
+    return row;
+}
+
+/* set_encoder(dumps, option, blake2b): see prepare_row. */
+static PyObject *set_encoder(PyObject *self, PyObject *args) {
+    PyObject *dumps, *option, *blake2b;
+    if (!PyArg_ParseTuple(args, "OOO", &dumps, &option, &blake2b)) {
+        return NULL;
+    }
+    Py_INCREF(dumps);
+    Py_XSETREF(encoder, dumps);
+    Py_INCREF(option);
+    Py_XSETREF(encoder_option, option);
+    Py_INCREF(blake2b);
+    Py_XSETREF(hasher, blake2b);
+    Py_RETURN_NONE;
+}
+
 /* set_spellings({spelling: kind name}): the pattern paths prepare_indicator
  * extracts from, given by patterns.py so that one table rules both paths. */
 static PyObject *set_spellings(PyObject *self, PyObject *table) {
@@ -1070,6 +1147,9 @@ static PyMethodDef methods[] = {
     {"cut", cut, METH_VARARGS, "Whole elements of a JSON array from pos (see _ingest.c)."},
     {"array_start", array_start, METH_VARARGS, "Where a document's objects array begins."},
     {"prepare_indicator", prepare_indicator, METH_O, "check_object + observables of an indicator."},
+    {"prepare_row", (PyCFunction)(void (*)(void))prepare_row, METH_FASTCALL,
+     "Ingest's prepared tuple of an indicator."},
+    {"set_encoder", set_encoder, METH_VARARGS, "The JSON encoder and hash prepare_row uses."},
     {"set_spellings", set_spellings, METH_O, "The pattern paths and their kinds."},
     {"key_of", (PyCFunction)(void (*)(void))key_of, METH_FASTCALL, "correlate.keys.key_of."},
     {"set_key_fallback", set_key_fallback, METH_O, "The Python key_of, for the rest."},
@@ -1121,7 +1201,13 @@ PyMODINIT_FUNC PyInit__ingest(void) {
         }
     }
     spelling_kinds = PyDict_New();
-    if (spelling_kinds == NULL) {
+    s_hexdigest = PyUnicode_InternFromString("hexdigest");
+    /* Interned: orjson knows its keyword by identity. */
+    kw_option = Py_BuildValue("(N)", PyUnicode_InternFromString("option"));
+    kw_digest_size = Py_BuildValue("(N)", PyUnicode_InternFromString("digest_size"));
+    sixteen = PyLong_FromLong(16);
+    if (spelling_kinds == NULL || s_hexdigest == NULL || kw_option == NULL ||
+        kw_digest_size == NULL || sixteen == NULL) {
         return NULL;
     }
     return PyModule_Create(&module);

@@ -11,3 +11,22 @@ def prepare_indicator(
 def set_spellings(table: dict[str, Any]) -> None: ...
 def key_of(kind: str, value: str) -> str | None: ...
 def set_key_fallback(function: Callable[[str, str], str | None]) -> None: ...
+def prepare_row(
+    obj: object, index: int, tlp: int
+) -> (
+    tuple[
+        int,
+        str,
+        str,
+        str,
+        tuple[str, ...],
+        tuple[tuple[str, str], ...],
+        bool,
+        str | None,
+        str,
+        str,
+        int,
+    ]
+    | None
+): ...
+def set_encoder(dumps: Callable[..., bytes], option: int, blake2b: Callable[..., Any]) -> None: ...

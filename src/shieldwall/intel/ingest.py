@@ -46,9 +46,10 @@ except ImportError:  # installed without a C compiler: the Python path only
 
 #: Whether ingest's compiled array scanner and indicator fast path are available.
 COMPILED = _compiled is not None
-_prepare_indicator = None if _compiled is None else _compiled.prepare_indicator
+_prepare_row = None if _compiled is None else _compiled.prepare_row
 if _compiled is not None:
     _compiled.set_spellings(SPELLING_KINDS)
+    _compiled.set_encoder(orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.blake2b)
 
 #: Statement markings that producers reference without shipping the definition:
 #: MITRE's ATT&CK copyright statement is on every ATT&CK object and on what
@@ -416,35 +417,19 @@ class Ingestor:
 
     def feed(self, index: int, obj: Any) -> None:
         self.report.objects += 1
-        # An indicator of the common shape is checked and its observable found
-        # in C (`_ingest.prepare_indicator`); whatever that is not sure of goes
-        # to `_prepare`, the reference.
-        fast = _prepare_indicator(obj) if _prepare_indicator is not None else None
-        if fast is None:
+        # An indicator of the common shape is checked, its observable found and
+        # its row's values made in C (`_ingest.prepare_row`); whatever that is
+        # not sure of goes to `_prepare`, the reference.
+        prepared = _prepare_row(obj, index, self.default_tlp) if _prepare_row is not None else None
+        if prepared is None:
             self._feed_checked(index, obj)
-            return
-        stix_id, version_key, refs, found, revoked, search_text = fast
-        data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-        prepared = (
-            index,
-            stix_id,
-            "indicator",
-            version_key,
-            refs,
-            found,
-            revoked,
-            search_text,
-            hashlib.blake2b(data, digest_size=16).hexdigest(),
-            data.decode(),
-            self.default_tlp,
-        )
-        if refs:
+        elif prepared[_P_REFS]:
             self._marked(prepared)
-            return
-        batch = self.batch
-        batch.append(prepared)
-        if len(batch) >= self.batch_size:
-            self._flush()
+        else:
+            batch = self.batch
+            batch.append(prepared)
+            if len(batch) >= self.batch_size:
+                self._flush()
 
     def _feed_checked(self, index: int, obj: Any) -> None:
         try:
