@@ -45,7 +45,17 @@ _KINDS = sorted(KIND_TYPES)
 _texts = st.text(max_size=12) | st.sampled_from(["", '"', "\\", '","', 'a\\"', "é✓", "\x00\n"])
 _version_keys = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1)).map(
     lambda at: at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond:06d}000Z"
-) | st.sampled_from(["2024-02-29T23:59:60.000000000Z", "2024-01-01T24:00:00.000000000Z"])
+) | st.sampled_from(
+    [
+        # One day and hour several times (days are remembered), a leap
+        # second, and keys epoch_seconds parses the long way.
+        "2024-02-29T23:00:00.000000000Z",
+        "2024-02-29T23:17:42.100000000Z",
+        "2024-02-29T23:59:60.000000000Z",
+        "2024-01-01T24:00:00.000000000Z",
+        "2024-01-01T23x59:07.000000000Z",
+    ]
+)
 
 
 @st.composite
