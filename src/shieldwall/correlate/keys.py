@@ -22,7 +22,7 @@ def _address_key(prefix: str, family: int, value: str) -> str | None:
     """
     try:
         return prefix + socket.inet_pton(family, value).hex()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL, which no address holds
         return None
 
 

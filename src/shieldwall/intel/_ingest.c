@@ -744,15 +744,16 @@ static PyObject *search_text(PyObject *obj) {
         }
         Py_ssize_t n;
         const char *s = ascii_of(text, &n);
+        PyObject *lowered;
+        Py_INCREF(text); /* the dict's reference may go while we allocate */
         if (s != NULL) {
-            return ascii_lower(s, n < 2000 ? n : 2000);
+            lowered = ascii_lower(s, n < 2000 ? n : 2000);
+        } else {
+            PyObject *cut_text = PyUnicode_Substring(text, 0, 2000);
+            lowered = cut_text == NULL ? NULL : PyObject_CallMethodNoArgs(cut_text, s_lower);
+            Py_XDECREF(cut_text);
         }
-        PyObject *cut_text = PyUnicode_Substring(text, 0, 2000);
-        if (cut_text == NULL) {
-            return NULL;
-        }
-        PyObject *lowered = PyObject_CallMethodNoArgs(cut_text, s_lower);
-        Py_DECREF(cut_text);
+        Py_DECREF(text);
         return lowered;
     }
     Py_RETURN_NONE;
@@ -763,7 +764,9 @@ static PyObject *get(PyObject *obj, PyObject *key) {
     return PyDict_GetItem(obj, key);
 }
 
-/* The marking refs of an indicator as a tuple, or UNSURE (borrowed). */
+/* The marking refs of an indicator as a tuple, or UNSURE (borrowed). The
+ * tuple is made first and its items checked: making it may run a collection,
+ * and so Python code that changes the list (see prepare_indicator). */
 static PyObject *marking_refs(PyObject *obj) {
     if (get(obj, s_granular_markings) != NULL) {
         return UNSURE;
@@ -775,13 +778,19 @@ static PyObject *marking_refs(PyObject *obj) {
     if (!PyList_CheckExact(refs)) {
         return UNSURE;
     }
-    Py_ssize_t count = PyList_GET_SIZE(refs);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        if (!is_identifier(PyList_GET_ITEM(refs, i), "marking-definition")) {
+    Py_INCREF(refs);
+    PyObject *copy = PyList_AsTuple(refs);
+    Py_DECREF(refs);
+    if (copy == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(copy); i++) {
+        if (!is_identifier(PyTuple_GET_ITEM(copy, i), "marking-definition")) {
+            Py_DECREF(copy);
             return UNSURE;
         }
     }
-    return PyList_AsTuple(refs);
+    return copy;
 }
 
 /* prepare_indicator(obj) -> (stix_id, version_key, marking_refs, found, revoked,
@@ -808,7 +817,8 @@ static PyObject *prepare_indicator(PyObject *self, PyObject *obj) {
     if (!key_of_stamp(created, created_key) || modified == NULL) {
         Py_RETURN_NONE;
     }
-    int modified_is_created = PyUnicode_CheckExact(modified) && PyUnicode_Compare(modified, created) == 0;
+    int modified_is_created =
+        PyUnicode_CheckExact(modified) && PyUnicode_Compare(modified, created) == 0;
     if (modified_is_created) {
         memcpy(version_key, created_key, 30);
     } else if (!key_of_stamp(modified, version_key) || memcmp(version_key, created_key, 30) < 0) {
@@ -835,40 +845,33 @@ static PyObject *prepare_indicator(PyObject *self, PyObject *obj) {
     if (created_by != NULL && !is_identifier(created_by, "identity")) {
         Py_RETURN_NONE;
     }
+    int is_stix = PyUnicode_Compare(pattern_type, s_stix) == 0;
+    int revoked = get(obj, s_revoked) == Py_True;
+    /* Up to here nothing was allocated. What follows allocates, and an
+     * allocation may run a collection and so Python code (a gc callback, a
+     * finaliser) that changes the dict: what is still to be read is held. */
+    Py_INCREF(stix_id);
+    Py_INCREF(pattern);
+    PyObject *result = NULL, *found = NULL, *text = NULL, *key = NULL;
     PyObject *refs = marking_refs(obj);
     if (refs == NULL || refs == UNSURE) {
-        return refs == NULL ? NULL : Py_NewRef(Py_None);
+        result = refs == NULL ? NULL : Py_NewRef(Py_None);
+        refs = NULL;
+        goto done;
     }
     /* observables (ingest._observables_of) */
-    PyObject *found;
-    if (PyUnicode_CheckExact(pattern_type) && PyUnicode_Compare(pattern_type, s_stix) == 0) {
-        found = pattern_found(pattern);
-        if (found == UNSURE) {
-            Py_DECREF(refs);
-            Py_RETURN_NONE;
-        }
-    } else {
-        found = PyTuple_New(0);
+    found = is_stix ? pattern_found(pattern) : PyTuple_New(0);
+    if (found == NULL || found == UNSURE) {
+        result = found == NULL ? NULL : Py_NewRef(Py_None);
+        found = NULL;
+        goto done;
     }
-    if (found == NULL) {
-        Py_DECREF(refs);
-        return NULL;
-    }
-    PyObject *text = search_text(obj);
-    if (text == NULL) {
-        Py_DECREF(refs);
-        Py_DECREF(found);
-        return NULL;
-    }
-    PyObject *revoked = get(obj, s_revoked) == Py_True ? Py_True : Py_False;
-    PyObject *key = PyUnicode_FromStringAndSize(version_key, 30);
+    text = search_text(obj);
+    key = text == NULL ? NULL : PyUnicode_FromStringAndSize(version_key, 30);
     if (key == NULL) {
-        Py_DECREF(refs);
-        Py_DECREF(found);
-        Py_DECREF(text);
-        return NULL;
+        goto done;
     }
-    PyObject *result = PyTuple_Pack(6, stix_id, key, refs, found, revoked, text);
+    result = PyTuple_Pack(6, stix_id, key, refs, found, revoked ? Py_True : Py_False, text);
     if (result != NULL) {
         /* Ingest holds a batch of these (5,000) until it is written: left
          * tracked, they and their parts are what the collector's full
@@ -877,10 +880,13 @@ static PyObject *prepare_indicator(PyObject *self, PyObject *obj) {
         PyObject_GC_UnTrack(result);
         PyObject_GC_UnTrack(refs);
     }
-    Py_DECREF(key);
-    Py_DECREF(refs);
-    Py_DECREF(found);
-    Py_DECREF(text);
+done:
+    Py_XDECREF(refs);
+    Py_XDECREF(found);
+    Py_XDECREF(text);
+    Py_XDECREF(key);
+    Py_DECREF(pattern);
+    Py_DECREF(stix_id);
     return result;
 }
 

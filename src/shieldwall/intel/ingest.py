@@ -63,6 +63,11 @@ WELL_KNOWN_STATEMENT_MARKINGS: dict[str, TLP | None] = {
 #: How far into a document we look for the bundle's own `type` before `objects`.
 _ENVELOPE_PEEK_BYTES = 64 * 1024
 
+#: What ijson raises on a document it cannot read: its C backend decodes a
+#: string once unescaped and lets UnicodeDecodeError through (a lone
+#: surrogate such as `\udc00`, an encoded surrogate), which is invalid JSON too.
+_IJSON_ERRORS = (ijson.JSONError, UnicodeDecodeError)
+
 
 class Mode(StrEnum):
     STRICT = "strict"
@@ -160,7 +165,7 @@ def _document_shape(stream: IO[bytes]) -> str:
                 return shape
     except ijson.IncompleteJSONError:
         pass  # the peek ended mid-document; the stream parse judges the rest
-    except ijson.JSONError as exc:
+    except _IJSON_ERRORS as exc:
         raise BadInput(f"invalid JSON: {exc}", where="body") from None
     return shape
 
@@ -195,7 +200,7 @@ def _ijson_items(stream: IO[bytes], prefix: str, skip: int) -> Iterator[Any]:
         for index, obj in enumerate(ijson.items(stream, prefix, use_float=True)):
             if index >= skip:
                 yield obj
-    except ijson.JSONError as exc:
+    except _IJSON_ERRORS as exc:
         place = f"after object {index}" if index >= 0 else "before the first object"
         raise BadInput(f"invalid JSON {place}: {exc}", where="body") from None
 
@@ -211,19 +216,23 @@ _CUT_MORE, _CUT_END, _CUT_ERROR = 1, 2, 3
 
 
 def _envelope_opens_well(envelope: bytes, prefix: str) -> bool:
-    """Whether ijson reads what precedes the objects array without error.
+    """Whether ijson reads what precedes the objects array as the sliced reader does.
 
-    ijson would stop there before giving any object, so that must be known
-    before the first slice is given. The envelope with an empty array is
-    read well when ijson gets as far as that array's end (its C backend
-    reports the missing rest of a bundle as it reports any other error).
+    ijson would stop there before giving any object, or give an item of its
+    own first (a top-level key `objects.item` has the items' prefix), so that
+    must be known before the first slice is given. The envelope with an empty
+    array is read well when ijson gets as far as that array's end (its C
+    backend reports the missing rest of a bundle as it reports any other
+    error) and meets no event under the items' prefix on the way.
     """
     array = prefix.removesuffix("item").removesuffix(".")
     last: tuple[str, str] | None = None
     try:
         for path, event, _value in ijson.parse(envelope + b"[]"):
+            if path == prefix or path.startswith(prefix + "."):
+                return False
             last = (path, event)
-    except ijson.JSONError:
+    except _IJSON_ERRORS:
         pass
     return last == (array, "end_array")
 
@@ -256,7 +265,7 @@ def _sliced_items(stream: IO[bytes], prefix: str) -> Generator[Any, None, int | 
                     if unusual
                     else orjson.loads(piece)
                 )
-            except (orjson.JSONDecodeError, ijson.JSONError):
+            except (orjson.JSONDecodeError, *_IJSON_ERRORS):
                 return given
             yield from objects
             given += len(objects)
@@ -279,7 +288,7 @@ def _sliced_items(stream: IO[bytes], prefix: str) -> Generator[Any, None, int | 
     try:
         if any(True for _ in ijson.items(envelope + b"[]" + tail, prefix, use_float=True)):
             return given
-    except ijson.JSONError:
+    except _IJSON_ERRORS:
         return given
     return None
 

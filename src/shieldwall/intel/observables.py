@@ -41,7 +41,7 @@ def _canonical_ipv4(text: str) -> str | None:
     """A dotted quad already in canonical form, checked in C (5x ipaddress's speed)."""
     try:
         packed = socket.inet_pton(socket.AF_INET, text)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL, which no address holds
         return None
     return text if socket.inet_ntop(socket.AF_INET, packed) == text else None
 
@@ -56,7 +56,7 @@ def _canonical_ipv6(text: str) -> str | None:
     """
     try:
         packed = socket.inet_pton(socket.AF_INET6, text)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL, which no address holds
         return None
     canonical = socket.inet_ntop(socket.AF_INET6, packed)
     return None if "." in canonical else canonical
