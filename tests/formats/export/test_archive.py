@@ -1,4 +1,4 @@
-"""The misp-feed zip: a valid deflated zip whatever the sizes, its deflate done by ISA-L."""
+"""The misp-feed archives: a valid zip (deflate by ISA-L) and tar.gz whatever the sizes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import io
 import random
 import shutil
 import subprocess
+import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,3 +80,23 @@ def test_members_are_deflated_by_isal() -> None:
         with archive._deflated_by_isal(opened) as member:
             assert isinstance(member._compressor, isal_zlib.Compress)  # type: ignore[attr-defined]
             member.write(b"{}")
+
+
+def test_tar_gz_members_unpack_to_the_bytes_streamed() -> None:
+    body = b"".join(stream(_files(), ArchiveKind.TAR_GZ))
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as unpacked:
+        members = unpacked.getmembers()
+        assert [member.name for member in members] == [f"misp-feed/{name}" for name in CONTENTS]
+        for member in members:
+            extracted = unpacked.extractfile(member)
+            assert extracted is not None
+            expected = b"".join(CONTENTS[member.name.removeprefix("misp-feed/")])
+            assert extracted.read() == expected
+
+
+@pytest.mark.skipif(shutil.which("gzip") is None, reason="no gzip on this machine")
+def test_gzip_accepts_the_tar_gz(tmp_path: Path) -> None:
+    path = tmp_path / "feed.tar.gz"
+    path.write_bytes(b"".join(stream(_files(), ArchiveKind.TAR_GZ)))
+    checked = subprocess.run(["gzip", "-t", str(path)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr

