@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import random
 import shutil
 import subprocess
 import tarfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,3 +102,17 @@ def test_gzip_accepts_the_tar_gz(tmp_path: Path) -> None:
     path.write_bytes(b"".join(stream(_files(), ArchiveKind.TAR_GZ)))
     checked = subprocess.run(["gzip", "-t", str(path)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_tar_is_the_one_tarfile_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers, padding and end written by hand: byte for byte what `TarFile.addfile` gives."""
+    monkeypatch.setattr(time, "time", lambda: 1_764_000_000.5)
+    reference = io.BytesIO()
+    with tarfile.open(fileobj=reference, mode="w|") as written:
+        for name, chunks in CONTENTS.items():
+            data = b"".join(chunks)
+            info = tarfile.TarInfo(f"misp-feed/{name}")
+            info.size, info.mtime = len(data), 1_764_000_000
+            written.addfile(info, io.BytesIO(data))
+    body = b"".join(stream(_files(), ArchiveKind.TAR_GZ))
+    assert gzip.decompress(body) == reference.getvalue()

@@ -112,22 +112,47 @@ def _gzip_writer(sink: _Drain) -> gzip.GzipFile:
     return writer
 
 
+def _tar_header(name: str, size: int) -> bytes:
+    """The header block(s) `tarfile` writes for a regular file of `size` bytes."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = int(time.time())
+    return info.tobuf(tarfile.DEFAULT_FORMAT, tarfile.ENCODING, "surrogateescape")
+
+
+def _tar_end(written: int) -> bytes:
+    """Two empty blocks, then zeros to the end of the record, as `TarFile.close` writes."""
+    written += 2 * tarfile.BLOCKSIZE
+    return tarfile.NUL * (2 * tarfile.BLOCKSIZE + -written % tarfile.RECORDSIZE)
+
+
 def _tar_gz(files: Iterable[FeedFile], folder: str) -> Iterator[bytes]:
+    """The same tar `tarfile` writes, with each member's data written here.
+
+    `TarFile.addfile` copies a whole member before it returns, so the
+    compressed bytes of a member could only be handed on after it: 55 MB
+    held for the event of 1,000,000 attributes.
+    """
     drain = _Drain()
-    with (
-        _gzip_writer(drain) as gzipped,
-        tarfile.open(fileobj=gzipped, mode="w|") as archive,
-    ):
+    written = 0
+    with _gzip_writer(drain) as gzipped:
         for feed_file in files:
             with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
                 for chunk in feed_file.chunks:
                     spool.write(chunk)
-                info = tarfile.TarInfo(f"{folder}/{feed_file.name}")
-                info.size = spool.tell()
-                info.mtime = int(time.time())
+                size = spool.tell()
+                header = _tar_header(f"{folder}/{feed_file.name}", size)
+                gzipped.write(header)
                 spool.seek(0)
-                archive.addfile(info, spool)
+                while chunk := spool.read(_FLUSH_BYTES):
+                    gzipped.write(chunk)
+                    if drain.pending_bytes >= _FLUSH_BYTES:
+                        yield drain.take()
+                padding = tarfile.NUL * (-size % tarfile.BLOCKSIZE)
+                gzipped.write(padding)
+                written += len(header) + size + len(padding)
             yield drain.take()
+        gzipped.write(_tar_end(written))
     yield drain.take()
 
 
