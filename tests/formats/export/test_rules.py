@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from shieldwall.formats.export import rules
+from shieldwall.formats.export import rules, snort
 from shieldwall.formats.export.common import epoch_seconds
 
 _UNSAFE = re.compile(r'[^ -~]|["\x3b\\|:]')
@@ -133,3 +133,28 @@ def test_sids_are_the_blake2b_slot_and_collisions_take_the_next_free_one() -> No
         assert sids.sid(keys[0]) == first + (slot + 2) % rules.SID_RANGE
     finally:
         sids.close()
+
+
+def _reference_dns_wire(name: str) -> str:
+    labels = name.split(".")
+    return (
+        "".join(f"|{len(label.encode()):02X}|{rules.content(label)}" for label in labels) + "|00|"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "example.org",
+        "a.b.c",
+        "",
+        "x",
+        "a..b",
+        "l" * 63 + ".org",
+        "l" * 64 + ".org",
+        "bücher.de",
+        "a:b.c",
+    ],
+)
+def test_dns_wire_is_each_label_length_prefixed(name: str) -> None:
+    assert snort.dns_wire(name) == _reference_dns_wire(name)
