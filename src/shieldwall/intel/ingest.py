@@ -33,6 +33,7 @@ from shieldwall.db.base import utcnow
 from shieldwall.db.engine import write_transaction
 from shieldwall.errors import BadInput, ValidationFailed
 from shieldwall.intel import repository
+from shieldwall.intel.depth import guarded
 from shieldwall.intel.observables import Observable, from_sco
 from shieldwall.intel.patterns import SPELLING_KINDS, PatternError, pattern_observables
 from shieldwall.intel.stix import SCO_TYPES, ObjectInvalid, check_object, marking_tlp_name
@@ -172,6 +173,9 @@ def _document_shape(stream: IO[bytes]) -> str:
 
 def iter_bundle(stream: IO[bytes]) -> Iterator[Any]:
     """The objects of a bundle (or of a bare object or array of objects), one at a time."""
+    # Every reader below sees the bytes through the guard: ijson's memory and
+    # time grow with the square of the nesting depth (`depth.py`).
+    stream = guarded(stream)
     shape = _document_shape(stream)
     if shape == "object":
         try:

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, RowMapping
 from shieldwall.config import Settings
 from shieldwall.db.base import utcnow
 from shieldwall.errors import BadInput, NotFound, ValidationFailed
+from shieldwall.intel.depth import guarded
 from shieldwall.intel.imports import ImportRequest, run_import
 from shieldwall.intel.ingest import ImportReport, Mode, Rejection, iter_bundle
 from shieldwall.sharing.policy import Principal
@@ -68,7 +69,8 @@ def count_envelope_objects(stream: IO[bytes]) -> int:
     count = 0
     has_objects = False
     try:
-        events = ijson.parse(stream)
+        # ijson's prefixes cost depth² bytes: too deep a body is refused as it is read.
+        events = ijson.parse(guarded(stream))
         first = next(events, None)
         if first is None or first[1] != "start_map":
             raise ValidationFailed(
