@@ -158,3 +158,20 @@ def _reference_dns_wire(name: str) -> str:
 )
 def test_dns_wire_is_each_label_length_prefixed(name: str) -> None:
     assert snort.dns_wire(name) == _reference_dns_wire(name)
+
+
+def test_variant_sids_are_the_sids_of_each_whole_key_in_order() -> None:
+    variants = (b"|dns", b"|tls", b"|http")
+    one_by_one, batched = rules.SidAllocator(7), rules.SidAllocator(7)
+    try:
+        for key in ("indicator--a|domain|example.org", "indicator--b|domain|example.net"):
+            expected = [one_by_one.sid(key + variant.decode()) for variant in variants]
+            assert batched.variant_sids(key, variants) == expected
+        # Taken slots are seen by both ways: the same keys again move up by one.
+        key = "indicator--a|domain|example.org"
+        expected = [one_by_one.sid(key + variant.decode()) for variant in variants]
+        assert batched.variant_sids(key, variants) == expected
+        assert expected[0] == 7 + rules.RESERVED + _reference_slot(key + "|dns") + 1
+    finally:
+        one_by_one.close()
+        batched.close()

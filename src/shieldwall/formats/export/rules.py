@@ -64,16 +64,47 @@ class SidAllocator:
         hasher.update(key.encode())
         # SID_RANGE is a power of two: `& _SLOT_MASK` is `% SID_RANGE`, cheaper.
         slot: int = _read_uint64(hasher.digest())[0] & _SLOT_MASK
-        taken = self._taken
-        # The byte is read once and written once (not `|=`, a second read).
-        byte, bit = slot >> 3, 1 << (slot & 7)
+        # A free slot (nearly always) is taken here, without a call.
+        taken, byte, bit = self._taken, slot >> 3, 1 << (slot & 7)
         bits = taken[byte]
-        while bits & bit:
+        if bits & bit:
+            return self._probe(slot)
+        taken[byte] = bits | bit
+        return self._first + slot
+
+    def variant_sids(self, key: str, variants: tuple[bytes, ...]) -> list[int]:
+        """`[sid(key + variant) for variant in variants]`, the key hashed once.
+
+        The state after hashing the key is copied for each variant: a domain's
+        three rules share their key up to the variant.
+        """
+        keyed = _BLAKE2B_8.copy()
+        keyed.update(key.encode())
+        taken, first = self._taken, self._first
+        found: list[int] = []
+        for variant in variants:
+            hasher = keyed.copy()
+            hasher.update(variant)
+            slot: int = _read_uint64(hasher.digest())[0] & _SLOT_MASK
+            byte, bit = slot >> 3, 1 << (slot & 7)
+            bits = taken[byte]
+            if bits & bit:
+                found.append(self._probe(slot))
+            else:
+                taken[byte] = bits | bit
+                found.append(first + slot)
+        return found
+
+    def _probe(self, slot: int) -> int:
+        """The sid of the first free slot above a taken `slot` (wrapping), now taken."""
+        taken = self._taken
+        while True:
             slot = (slot + 1) & _SLOT_MASK
             byte, bit = slot >> 3, 1 << (slot & 7)
             bits = taken[byte]
-        taken[byte] = bits | bit
-        return self._first + slot
+            if not bits & bit:
+                taken[byte] = bits | bit
+                return self._first + slot
 
     def close(self) -> None:
         self._taken.close()

@@ -13,7 +13,7 @@ Suricata (see `rules`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from shieldwall.formats.export import rules
@@ -59,23 +59,27 @@ _DNS_WHAT, _TLS_WHAT, _HTTP_WHAT = (
 )
 
 
+_VARIANTS = (b"|dns", b"|tls", b"|http")
+
+
 def _domain_rules(
-    name: str, message: tuple[str, str], sid: Callable[[str], int], key: str, tail: str
+    name: str, message: tuple[str, str], sids: Sequence[int], tail: str
 ) -> tuple[str, str, str]:
-    """The DNS, TLS and HTTP rules of a domain, their sids taken in that order.
+    """The DNS, TLS and HTTP rules of a domain, given their sids in that order.
 
     Written out rule by rule: zipping templates with bodies cost a third of
     a domain's rules.
     """
     prefix, shown = message
+    dns_sid, tls_sid, http_sid = sids
     text = rules.content(name)
     return (
         f'{_DNS_START}{prefix}{_DNS_WHAT}{shown}"; content:"{dns_wire(name)}"; nocase; '
-        f"{rules.CLASSTYPE} sid:{sid(key + '|dns')}; {tail}",
+        f"{rules.CLASSTYPE} sid:{dns_sid}; {tail}",
         f'{_TLS_START}{prefix}{_TLS_WHAT}{shown}"; {_TO_SERVER} ssl_state:client_hello; '
-        f'content:"{text}"; nocase; {rules.CLASSTYPE} sid:{sid(key + "|tls")}; {tail}',
+        f'content:"{text}"; nocase; {rules.CLASSTYPE} sid:{tls_sid}; {tail}',
         f'{_HTTP_START}{prefix}{_HTTP_WHAT}{shown}"; {_TO_SERVER} content:"Host|3A 20|{text}'
-        f'|0D 0A|"; nocase; http_header; {rules.CLASSTYPE} sid:{sid(key + "|http")}; {tail}',
+        f'|0D 0A|"; nocase; http_header; {rules.CLASSTYPE} sid:{http_sid}; {tail}',
     )
 
 
@@ -96,7 +100,7 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[
     `suricata.write`). A rule's sid key is `stix id|kind|value|variant`.
     """
     sids = rules.SidAllocator(sid_base)
-    sid, parts = sids.sid, RuleContext().parts
+    sid, variant_sids, parts = sids.sid, sids.variant_sids, RuleContext().parts
     skipped: dict[str, int] = {}
     try:
         yield b"# shieldwall export: Snort rules (stable sids; see docs)\n"
@@ -110,8 +114,8 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[
                     append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
                 elif kind == "domain":
                     prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                    key = f"{stix_id}|domain|{value}"
-                    extend(_domain_rules(value, (prefix, shown), sid, key, tail))
+                    domain_sids = variant_sids(f"{stix_id}|domain|{value}", _VARIANTS)
+                    extend(_domain_rules(value, (prefix, shown), domain_sids, tail))
                 elif kind == "url":
                     url = rules.url_parts(value)
                     if url is not None:

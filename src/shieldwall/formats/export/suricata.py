@@ -39,12 +39,11 @@ _DOMAIN_VARIANTS = (
     ("tls", "tls $HOME_NET any -> $EXTERNAL_NET any", "tls.sni", _TO_SERVER, " nocase;"),
     ("http", "http $HOME_NET any -> $EXTERNAL_NET any", "http.host", _TO_SERVER, ""),
 )
-#: Per variant: (sid key suffix, the rule up to the msg prefix, from the msg prefix to the
-#: value, from the value to bsize, from the content to the sid): the fixed text of the
-#: three domain rules, put together once instead of per domain.
+#: Per variant: (the rule up to the msg prefix, from the msg prefix to the value, from
+#: the value to bsize, from the content to the sid): the fixed text of the three domain
+#: rules, put together once instead of per domain.
 _DOMAIN_TEMPLATES = tuple(
     (
-        f"|{variant}",
         f'alert {header} (msg:"',
         f"{rules.message_text(f'domain ({variant})')} ",
         f'"; {extra}{buffer}; bsize:',
@@ -52,6 +51,8 @@ _DOMAIN_TEMPLATES = tuple(
     )
     for variant, header, buffer, extra, nocase in _DOMAIN_VARIANTS
 )
+#: What a domain rule's sid key ends with, per variant (`|dns`...), in the templates' order.
+_DOMAIN_KEY_ENDS = tuple(f"|{variant[0]}".encode() for variant in _DOMAIN_VARIANTS)
 
 
 def _byte_length(text: str) -> int:
@@ -85,7 +86,7 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[
     this loop's cost. A rule's sid key is `stix id|kind|value|variant`.
     """
     sids = rules.SidAllocator(sid_base)
-    sid, parts = sids.sid, RuleContext().parts
+    sid, variant_sids, parts = sids.sid, sids.variant_sids, RuleContext().parts
     content = rules.content
     hash_kinds: set[str] = set()
     try:
@@ -100,15 +101,14 @@ def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[
                     append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
                 elif kind == "domain":
                     prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                    name, size, key = (
-                        content(value),
-                        _byte_length(value),
-                        f"{stix_id}|domain|{value}",
-                    )
-                    for variant, start, what, middle, end in _DOMAIN_TEMPLATES:
+                    name, size = content(value), _byte_length(value)
+                    domain_sids = variant_sids(f"{stix_id}|domain|{value}", _DOMAIN_KEY_ENDS)
+                    for (start, what, middle, end), domain_sid in zip(
+                        _DOMAIN_TEMPLATES, domain_sids, strict=True
+                    ):
                         append(
                             f'{start}{prefix}{what}{shown}{middle}{size}; content:"{name}{end}'
-                            f"{sid(key + variant)}; {tail}"
+                            f"{domain_sid}; {tail}"
                         )
                 elif kind == "url":
                     url = rules.url_parts(value)
