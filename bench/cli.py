@@ -82,11 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     profile.set_defaults(run=_profile)
 
     worker = commands.add_parser("worker")  # internal: no help, so not listed
-    worker.add_argument("kind", choices=(*BACKENDS, "parse", "stix2"))
+    worker.add_argument("kind", choices=(*BACKENDS, "sqlite-holding", "parse", "stix2"))
     worker.add_argument("--bundle", type=Path, required=True)
     worker.add_argument("--batch-size", type=_positive, default=batch_size)
     worker.add_argument("--stix2-sample", type=_positive, default=DEFAULT_STIX2_SAMPLE)
     worker.add_argument("--pg-url", default=DEFAULT_PG_URL)
+    worker.add_argument("--prior", type=Path, help="sqlite-holding: the bundle imported first")
     worker.set_defaults(run=_worker)
     return parser
 
@@ -98,6 +99,11 @@ def _ingest(args: argparse.Namespace) -> int:
     for backend in args.backends:
         results[backend] = run_worker(
             backend, bundle, "--batch-size", str(args.batch_size), "--pg-url", args.pg_url
+        )
+    if "sqlite" in args.backends:
+        prior = data.ensure_bundle(args.count, args.seed + 1)
+        results["sqlite_holding"] = run_worker(
+            "sqlite-holding", bundle, "--prior", str(prior), "--batch-size", str(args.batch_size)
         )
     if not args.skip_parse:
         results["parse"] = run_worker("parse", bundle)
@@ -133,6 +139,8 @@ def _profile(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     if args.kind == "sqlite":
         result = measure.ingest_sqlite(args.bundle, args.batch_size)
+    elif args.kind == "sqlite-holding":
+        result = measure.ingest_sqlite_holding(args.bundle, args.prior, args.batch_size)
     elif args.kind == "postgresql":
         result = measure.ingest_postgresql(args.bundle, args.batch_size, args.pg_url)
     elif args.kind == "parse":

@@ -177,6 +177,9 @@ def table(document: Result) -> str:
     for backend, label in BACKEND_LABELS.items():
         text += _row(f"shieldwall ingest, {label}", results.get(backend))
         text += _lock_wait(label, results.get(backend))
+        if backend == "sqlite":
+            # The target's figure is the fresh store's; this is every later import's.
+            text += _row("  into SQLite holding as many", results.get("sqlite_holding"))
     text += _row("shieldwall parse+validate (no DB)", results.get("parse"))
     text += _stages(results.get("parse"))
     peer = results.get("stix2")
