@@ -17,6 +17,7 @@ import ijson
 
 from shieldwall.errors import BadInput
 from shieldwall.formats.csv_in import header_kinds
+from shieldwall.intel.depth import DepthGuard
 
 _MARKER_KEYS = ("spec_version", "type")
 
@@ -71,6 +72,8 @@ def _json_keys(head: bytes) -> set[object]:
     does not make a bundle MISP.
     """
     found: set[object] = set()
+    # ijson's prefixes cost depth² bytes: 64 KiB of `[` took it 7.5 s and 10 GB.
+    DepthGuard().feed(head)
     try:
         for prefix, event, value in ijson.parse(io.BytesIO(head)):
             if event == "map_key" and prefix in ("", "item"):
