@@ -278,6 +278,19 @@ def _bits(kinds: Iterable[str]) -> int:
     return sum(_KIND_BIT[kind] for kind in kinds)
 
 
+def _plain_addresses(version: int, values: Sequence[str]) -> list[int] | None:
+    """The values as ints when every one is a plain address of `version`, else None.
+
+    Plain as `_address_range` reads them; anything else (a prefix, the other
+    version, not an address) makes the caller read the batch value by value.
+    """
+    family = socket.AF_INET6 if version == 6 else socket.AF_INET
+    try:
+        return list(map(int.from_bytes, map(partial(socket.inet_pton, family), values)))
+    except (OSError, ValueError):
+        return None
+
+
 class WarninglistIndex:
     """Answers "is this value on a warninglist?" for observable kinds.
 
@@ -512,17 +525,9 @@ class WarninglistIndex:
 
     def _in_ranges_many(self, kind: str, values: Sequence[str]) -> set[str]:
         if kind != "cidr":
-            family, version = (socket.AF_INET6, 6) if kind == "ipv6" else (socket.AF_INET, 4)
-            try:
-                # Plain addresses of the kind's own version: as `_address_range`
-                # reads them. Anything else (a prefix, the other version, not an
-                # address) raises, and the batch is read value by value.
-                addresses = list(
-                    map(int.from_bytes, map(partial(socket.inet_pton, family), values))
-                )
-            except (OSError, ValueError):
-                pass
-            else:
+            version = 6 if kind == "ipv6" else 4
+            addresses = _plain_addresses(version, values)
+            if addresses is not None:
                 return self._in_blocks(version, values, addresses)
         ranges = self._ranges
         return {
