@@ -13,6 +13,10 @@ filtered out) — rare: with a range of 2^28 sids, a million rules collide
 about two thousand times. Free sids are tracked in a bitmap over the range,
 a fixed 32 MiB of anonymous memory that the OS provides only as pages are
 touched: memory stays flat whatever the size of the export.
+
+The per-value loop runs in C (`_rules.c`) when it is built: the formats give
+it their rules as templates (`Field`), and it hands every value it does not
+handle itself to the format's Python writer, the reference (`write_chunks`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,21 @@ import hashlib
 import mmap
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from enum import IntEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 from shieldwall.errors import BadInput
 from shieldwall.formats.export.common import TLP_LABEL, TLP_SLUG, epoch_seconds
+
+try:
+    from shieldwall.formats.export import _rules as _compiled
+except ImportError:  # installed without a C compiler: the Python writers only
+    _compiled = None  # type: ignore[assignment]
+
+#: Whether the compiled rule loop is available in this installation.
+COMPILED = _compiled is not None
 
 #: Sids below `base + RESERVED` are for the fixed rules (file hash lists).
 RESERVED = 16
@@ -55,6 +69,16 @@ class SidAllocator:
         self.base = check_sid_base(base)
         self._first = self.base + RESERVED
         self._taken = mmap.mmap(-1, SID_RANGE // 8)
+
+    @property
+    def first(self) -> int:
+        """The sid of slot 0."""
+        return self._first
+
+    @property
+    def taken(self) -> mmap.mmap:
+        """The bitmap of taken slots (bit `slot & 7` of byte `slot >> 3`), shared with `_rules`."""
+        return self._taken
 
     def sid(self, key: str) -> int:
         # Copying an empty 8-byte BLAKE2b costs 415 ns against 590 ns for building
@@ -244,6 +268,13 @@ class RuleContext:
             shown = message_text(shown)
         return prefix, shown, f"rev:{revision}; metadata:shieldwall_id {stix_id}{closing}"
 
+    def source(self, tlp: int, owner: str) -> tuple[str, str]:
+        """(msg prefix, TLP slug) of rules of `owner`'s values at `tlp` (for `_rules`)."""
+        found = self._sources.get((tlp, owner))
+        if found is None:
+            found = self._source(tlp, owner)
+        return found[0], TLP_SLUG[tlp]
+
     def _source(self, tlp: int, owner: str) -> tuple[str, dict[str, tuple[int, str]]]:
         if len(self._sources) >= _CACHE_LIMIT:
             self._sources.clear()
@@ -294,3 +325,107 @@ def address_rule(kind: str, value: str, message: tuple[str, str], sid: int, tail
         f'alert ip $HOME_NET any <> {value} any (msg:"{prefix}{WHAT[kind]} '
         f'{shown}"; {CLASSTYPE} sid:{sid}; {tail}'
     )
+
+
+# --------------------------------------------------------------------------- templates
+
+
+class Field(IntEnum):
+    """What a template piece stands for (the codes of `_rules.c`; keep them in step)."""
+
+    PREFIX = 0  # the msg prefix: `SHIELDWALL TLP:x owner `
+    SHOWN = 1  # the value as msg shows it (shortened, escaped)
+    VALUE = 2  # the value as is
+    CONTENT = 3  # `content(value)`
+    SIZE = 4  # the value's length in bytes
+    DNS_WIRE = 5  # the value in DNS wire format (`snort.dns_wire`)
+    HOST_CONTENT = 6  # `content` of a URL's host (`url_parts`)
+    HOST_SIZE = 7
+    TARGET_CONTENT = 8  # `content` of a URL's path with query
+    TARGET_SIZE = 9
+    SID = 10
+    REVISION = 11  # the version's time in seconds (at least 1)
+    STIX_ID = 12
+    SLUG = 13  # the TLP slug: `amber`
+    DAY = 14  # the version key's day, `YYYY_MM_DD`
+
+
+#: A rule as a template: literal text and fields, in order.
+Pieces = tuple["str | Field", ...]
+#: An observable kind's rules: (what its sid key ends with, e.g. `|ip`, the rule), in order.
+Templates = dict[str, tuple[tuple[str, Pieces], ...]]
+
+#: What follows `sid:N; ` in every rule: `RuleContext.parts`'s tail.
+TAIL: Pieces = (
+    "rev:",
+    Field.REVISION,
+    "; metadata:shieldwall_id ",
+    Field.STIX_ID,
+    ", tlp ",
+    Field.SLUG,
+    ", updated_at ",
+    Field.DAY,
+    ";)",
+)
+
+
+def address_template(kind: str) -> tuple[tuple[str, Pieces], ...]:
+    """`address_rule` of a `kind` value, as a template."""
+    return (
+        (
+            "|ip",
+            (
+                "alert ip $HOME_NET any <> ",
+                Field.VALUE,
+                ' any (msg:"',
+                Field.PREFIX,
+                f"{WHAT[kind]} ",
+                Field.SHOWN,
+                f'"; {CLASSTYPE} sid:',
+                Field.SID,
+                "; ",
+                *TAIL,
+            ),
+        ),
+    )
+
+
+Chunk = Sequence[Sequence[Any]]
+
+
+def write_chunks(
+    chunks: Iterable[Chunk],
+    python_rules: Callable[[Chunk], bytes],
+    templates: Templates,
+    sids: SidAllocator,
+    context: RuleContext,
+    others: dict[str, int],
+    *,
+    compiled: bool = True,
+) -> Iterator[bytes]:
+    """The rules of each chunk of rows (`suricata.FIELDS`), as text ending in a line break.
+
+    `python_rules` is the format's Python writer, the reference: it writes a
+    chunk's rules with `sids` and `context`, and counts the rows of kinds
+    without rules in `others`. With the compiled loop (and `compiled`), each
+    chunk goes through `_rules.write_rows` instead, which writes the rows it
+    can from `templates` with the same sids and counts, and asks
+    `python_rules` for the others, one row at a time, in order. Measured on
+    the rows of the bench's 1M-indicator store: 0.6-0.7 s of CPU for the
+    rules of a Suricata or Snort export, against 2.5-2.6 s in Python.
+    """
+    if not (compiled and COMPILED):
+        for chunk in chunks:
+            text = python_rules(chunk)
+            if text:
+                yield text
+        return
+
+    def slow(row: Sequence[Any]) -> bytes:
+        return python_rules((row,))
+
+    write_rows, taken, first, source = _compiled.write_rows, sids.taken, sids.first, context.source
+    for chunk in chunks:
+        text = write_rows(chunk, templates, taken, first, source, slow, others)
+        if text:
+            yield text

@@ -14,10 +14,11 @@ Suricata (see `rules`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from shieldwall.formats.export import rules
-from shieldwall.formats.export.rules import RuleContext
+from shieldwall.formats.export.rules import Field, RuleContext
 
 #: The columns each value is read with (see `repository.value_rows`).
 FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
@@ -93,40 +94,130 @@ def _url_rule(url: tuple[str, str], message: str, sid: int, tail: str) -> str:
     )
 
 
-def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[bytes]:
-    """Rules from rows of `FIELDS`.
+#: The rules of each kind as templates for the compiled loop (`rules.write_chunks`): the
+#: same text as `_domain_rules` and `_url_rule` write, from the same pieces.
+TEMPLATES: rules.Templates = {
+    **{kind: rules.address_template(kind) for kind in ("ipv4", "ipv6", "cidr")},
+    "domain": (
+        (
+            "|dns",
+            (
+                _DNS_START,
+                Field.PREFIX,
+                _DNS_WHAT,
+                Field.SHOWN,
+                '"; content:"',
+                Field.DNS_WIRE,
+                f'"; nocase; {rules.CLASSTYPE} sid:',
+                Field.SID,
+                "; ",
+                *rules.TAIL,
+            ),
+        ),
+        (
+            "|tls",
+            (
+                _TLS_START,
+                Field.PREFIX,
+                _TLS_WHAT,
+                Field.SHOWN,
+                f'"; {_TO_SERVER} ssl_state:client_hello; content:"',
+                Field.CONTENT,
+                f'"; nocase; {rules.CLASSTYPE} sid:',
+                Field.SID,
+                "; ",
+                *rules.TAIL,
+            ),
+        ),
+        (
+            "|http",
+            (
+                _HTTP_START,
+                Field.PREFIX,
+                _HTTP_WHAT,
+                Field.SHOWN,
+                f'"; {_TO_SERVER} content:"Host|3A 20|',
+                Field.CONTENT,
+                f'|0D 0A|"; nocase; http_header; {rules.CLASSTYPE} sid:',
+                Field.SID,
+                "; ",
+                *rules.TAIL,
+            ),
+        ),
+    ),
+    "url": (
+        (
+            "|http",
+            (
+                'alert tcp $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS (msg:"',
+                Field.PREFIX,
+                f"{rules.WHAT['url']} ",
+                Field.SHOWN,
+                f'"; {_TO_SERVER} content:"',
+                Field.TARGET_CONTENT,
+                '"; http_uri; content:"Host|3A 20|',
+                Field.HOST_CONTENT,
+                f'|0D 0A|"; nocase; http_header; {rules.CLASSTYPE} sid:',
+                Field.SID,
+                "; ",
+                *rules.TAIL,
+            ),
+        ),
+    ),
+}
+
+
+def _python_rules(
+    chunk: rules.Chunk, sids: rules.SidAllocator, context: RuleContext, others: dict[str, int]
+) -> bytes:
+    """The rules of a chunk of rows of `FIELDS`, in Python: the reference of `TEMPLATES`.
 
     One loop over the values with each kind's rules written in place (see
-    `suricata.write`). A rule's sid key is `stix id|kind|value|variant`.
+    `suricata._python_rules`). A rule's sid key is `stix id|kind|value|variant`.
+    Rows of other kinds are counted in `others`.
+    """
+    sid, variant_sids, parts = sids.sid, sids.variant_sids, context.parts
+    lines: list[str] = []
+    append, extend = lines.append, lines.extend
+    for kind, value, stix_id, owner, tlp, version_key in chunk:
+        if kind in rules.ADDRESS_KINDS:
+            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+            ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
+            append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
+        elif kind == "domain":
+            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+            domain_sids = variant_sids(f"{stix_id}|domain|{value}", _VARIANTS)
+            extend(_domain_rules(value, (prefix, shown), domain_sids, tail))
+        elif kind == "url":
+            url = rules.url_parts(value)
+            if url is not None:
+                prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+                message = f"{prefix}{rules.WHAT['url']} {shown}"
+                append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
+        else:
+            others[kind] = others.get(kind, 0) + 1
+    if not lines:
+        return b""
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+def write(
+    chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int, *, compiled: bool = True
+) -> Iterator[bytes]:
+    """Rules from rows of `FIELDS` (`compiled`: with `_rules` when built, see `rules.write_chunks`).
+
+    Values of kinds Snort rules cannot match are counted in closing comments.
     """
     sids = rules.SidAllocator(sid_base)
-    sid, variant_sids, parts = sids.sid, sids.variant_sids, RuleContext().parts
+    context = RuleContext()
     skipped: dict[str, int] = {}
+    python_rules = partial(_python_rules, sids=sids, context=context, others=skipped)
     try:
         yield b"# shieldwall export: Snort rules (stable sids; see docs)\n"
-        for chunk in chunks:
-            lines: list[str] = []
-            append, extend = lines.append, lines.extend
-            for kind, value, stix_id, owner, tlp, version_key in chunk:
-                if kind in rules.ADDRESS_KINDS:
-                    prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                    ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
-                    append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
-                elif kind == "domain":
-                    prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                    domain_sids = variant_sids(f"{stix_id}|domain|{value}", _VARIANTS)
-                    extend(_domain_rules(value, (prefix, shown), domain_sids, tail))
-                elif kind == "url":
-                    url = rules.url_parts(value)
-                    if url is not None:
-                        prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                        message = f"{prefix}{rules.WHAT['url']} {shown}"
-                        append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
-                else:
-                    skipped[kind] = skipped.get(kind, 0) + 1
-            if lines:
-                lines.append("")
-                yield "\n".join(lines).encode()
+        yield from rules.write_chunks(
+            chunks, python_rules, TEMPLATES, sids, context, skipped, compiled=compiled
+        )
         for kind, count in sorted(skipped.items()):
             yield f"# {count} {kind} value(s) left out: Snort rules cannot match them\n".encode()
     finally:

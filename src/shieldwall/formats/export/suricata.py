@@ -19,10 +19,11 @@ stable sid (see `rules`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from shieldwall.formats.export import rules
-from shieldwall.formats.export.rules import RuleContext
+from shieldwall.formats.export.rules import Field, RuleContext
 
 #: The columns each value is read with (see `repository.value_rows`).
 FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
@@ -78,51 +79,121 @@ def hash_rule(kind: str, base: int) -> str:
     )
 
 
-def write(chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int) -> Iterator[bytes]:
-    """Rules from rows of `FIELDS`.
+#: The rules of each kind as templates for the compiled loop (`rules.write_chunks`): the
+#: same text as `_python_rules` writes, from the same pieces.
+TEMPLATES: rules.Templates = {
+    **{kind: rules.address_template(kind) for kind in ("ipv4", "ipv6", "cidr")},
+    "domain": tuple(
+        (
+            key_end.decode(),
+            (
+                start,
+                Field.PREFIX,
+                what,
+                Field.SHOWN,
+                middle,
+                Field.SIZE,
+                '; content:"',
+                Field.CONTENT,
+                end,
+                Field.SID,
+                "; ",
+                *rules.TAIL,
+            ),
+        )
+        for (start, what, middle, end), key_end in zip(
+            _DOMAIN_TEMPLATES, _DOMAIN_KEY_ENDS, strict=True
+        )
+    ),
+    "url": (
+        (
+            "|http",
+            (
+                'alert http $HOME_NET any -> $EXTERNAL_NET any (msg:"',
+                Field.PREFIX,
+                f"{rules.WHAT['url']} ",
+                Field.SHOWN,
+                f'"; {_TO_SERVER}http.host; bsize:',
+                Field.HOST_SIZE,
+                '; content:"',
+                Field.HOST_CONTENT,
+                '"; http.uri.raw; bsize:',
+                Field.TARGET_SIZE,
+                '; content:"',
+                Field.TARGET_CONTENT,
+                f'"; fast_pattern; {rules.CLASSTYPE} sid:',
+                Field.SID,
+                "; ",
+                *rules.TAIL,
+            ),
+        ),
+    ),
+}
+
+
+def _python_rules(
+    chunk: rules.Chunk, sids: rules.SidAllocator, context: RuleContext, others: dict[str, int]
+) -> bytes:
+    """The rules of a chunk of rows of `FIELDS`, in Python: the reference of `TEMPLATES`.
 
     One loop over the values with the rule text of each kind written in
     place: a writer function and a value object per value were half of
     this loop's cost. A rule's sid key is `stix id|kind|value|variant`.
+    Rows of other kinds are counted in `others`.
+    """
+    sid, variant_sids, parts = sids.sid, sids.variant_sids, context.parts
+    content = rules.content
+    lines: list[str] = []
+    append = lines.append
+    for kind, value, stix_id, owner, tlp, version_key in chunk:
+        if kind in rules.ADDRESS_KINDS:
+            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+            ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
+            append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
+        elif kind == "domain":
+            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+            name, size = content(value), _byte_length(value)
+            domain_sids = variant_sids(f"{stix_id}|domain|{value}", _DOMAIN_KEY_ENDS)
+            for (start, what, middle, end), domain_sid in zip(
+                _DOMAIN_TEMPLATES, domain_sids, strict=True
+            ):
+                append(
+                    f'{start}{prefix}{what}{shown}{middle}{size}; content:"{name}{end}'
+                    f"{domain_sid}; {tail}"
+                )
+        elif kind == "url":
+            url = rules.url_parts(value)
+            if url is not None:
+                prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+                message = f"{prefix}{rules.WHAT['url']} {shown}"
+                append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
+        else:
+            others[kind] = others.get(kind, 0) + 1
+    if not lines:
+        return b""
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+def write(
+    chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int, *, compiled: bool = True
+) -> Iterator[bytes]:
+    """Rules from rows of `FIELDS` (`compiled`: with `_rules` when built, see `rules.write_chunks`).
+
+    Hash values get no rule of their own: one rule per algorithm that has a
+    value, after the others.
     """
     sids = rules.SidAllocator(sid_base)
-    sid, variant_sids, parts = sids.sid, sids.variant_sids, RuleContext().parts
-    content = rules.content
-    hash_kinds: set[str] = set()
+    context = RuleContext()
+    others: dict[str, int] = {}
+    python_rules = partial(_python_rules, sids=sids, context=context, others=others)
     try:
         yield b"# shieldwall export: Suricata rules (stable sids; see docs)\n"
-        for chunk in chunks:
-            lines: list[str] = []
-            append = lines.append
-            for kind, value, stix_id, owner, tlp, version_key in chunk:
-                if kind in rules.ADDRESS_KINDS:
-                    prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                    ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
-                    append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
-                elif kind == "domain":
-                    prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                    name, size = content(value), _byte_length(value)
-                    domain_sids = variant_sids(f"{stix_id}|domain|{value}", _DOMAIN_KEY_ENDS)
-                    for (start, what, middle, end), domain_sid in zip(
-                        _DOMAIN_TEMPLATES, domain_sids, strict=True
-                    ):
-                        append(
-                            f'{start}{prefix}{what}{shown}{middle}{size}; content:"{name}{end}'
-                            f"{domain_sid}; {tail}"
-                        )
-                elif kind == "url":
-                    url = rules.url_parts(value)
-                    if url is not None:
-                        prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                        message = f"{prefix}{rules.WHAT['url']} {shown}"
-                        append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
-                elif kind in HASH_KEYWORDS:
-                    hash_kinds.add(kind)
-            if lines:
-                lines.append("")
-                yield "\n".join(lines).encode()
+        yield from rules.write_chunks(
+            chunks, python_rules, TEMPLATES, sids, context, others, compiled=compiled
+        )
         for kind in HASH_KEYWORDS:
-            if kind in hash_kinds:
+            if kind in others:
                 yield (hash_rule(kind, sid_base) + "\n").encode()
     finally:
         sids.close()
