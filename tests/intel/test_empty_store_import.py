@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 
 from shieldwall.db.engine import read_transaction
 from shieldwall.demo.generate import indicators
-from shieldwall.intel import ingest
+from shieldwall.intel import ingest, repository
 from shieldwall.intel.ingest import ImportAborted, IngestOptions, Mode, ingest_objects
 from shieldwall.members import bootstrap
 from shieldwall.members.model import Role
@@ -113,3 +113,61 @@ def test_past_the_cap_on_kept_hashes_the_store_answers(
     report = ingest_objects(engine, lambda: iter([*objects, *later]), _options(engine, Mode.STRICT))
     assert (report.created, report.new_versions, report.unchanged) == (12, 1, 1)
     assert rows(engine) == Rows(13, 13)
+
+
+def _version_index_present(conn: Any) -> bool:
+    found = conn.exec_driver_sql(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'uq_stix_objects_version'"
+    ).scalar_one()
+    return bool(found)
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_the_store_is_asked_about_versions_only_through_the_version_index(
+    engine: Engine, coalition: Coalition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first import defers the version index; any look-up by id rebuilds it first.
+
+    Without it SQLite would answer each look-up by reading the whole table.
+    """
+    indexed_at_lookup: list[bool] = []
+    stored_versions = repository.stored_versions
+    visible_markings = repository.visible_markings
+
+    def spy_versions(conn: Any, *args: Any) -> Any:
+        indexed_at_lookup.append(_version_index_present(conn))
+        return stored_versions(conn, *args)
+
+    def spy_markings(conn: Any, *args: Any) -> Any:
+        indexed_at_lookup.append(_version_index_present(conn))
+        return visible_markings(conn, *args)
+
+    monkeypatch.setattr(repository, "stored_versions", spy_versions)
+    monkeypatch.setattr(repository, "visible_markings", spy_markings)
+    objects = list(indicators(9, seed=9))
+    unknown_marking = "marking-definition--" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
+    marked = {**objects[2], "object_marking_refs": [unknown_marking]}
+    again = {**objects[0], "modified": "2030-01-01T00:00:00.000Z"}
+    report = ingest_objects(
+        engine, lambda: iter([*objects, marked, again]), _options(engine, Mode.LENIENT)
+    )
+    assert (report.created, report.new_versions, len(report.rejected)) == (9, 1, 1)
+    assert indexed_at_lookup == [True, True]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_first_import_with_no_look_up_builds_the_version_index_once_at_its_end(
+    engine: Engine, coalition: Coalition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexed_at_insert: list[bool] = []
+    insert_objects = repository.insert_objects
+
+    def spy_insert(conn: Any, rows: Any) -> None:
+        indexed_at_insert.append(_version_index_present(conn))
+        insert_objects(conn, rows)
+
+    monkeypatch.setattr(repository, "insert_objects", spy_insert)
+    before = _schema(engine)
+    ingest_objects(engine, lambda: indicators(12, seed=10), _options(engine, Mode.STRICT))
+    assert indexed_at_insert == [False] * 4  # batches of 3, written while it is deferred
+    assert _schema(engine) == before  # and there again, as migrated

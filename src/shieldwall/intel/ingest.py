@@ -408,9 +408,9 @@ class Ingestor:
         # (0.1 s of 1.9 s CPU per 100,000 new indicators otherwise). Writers
         # are serialised, so no other import can store one meanwhile.
         self.flushed_hashes: set[int] | None = set() if self.next_pk == 1 else None
-        # Likewise, an empty SQLite store's secondary indexes are built once at
-        # the end (`repository.defer_indexes`).
-        self.deferred_indexes = repository.defer_indexes(conn) if self.next_pk == 1 else []
+        # Likewise, an empty SQLite store's indexes, all but the primary keys,
+        # are built once at the end (`repository.defer_indexes`).
+        self.deferred_indexes = repository.defer_indexes(conn) if self.next_pk == 1 else {}
         distribution = options.distribution
         # What every row of this import shares, looked up once rather than per row.
         self.owner_org_id = options.owner_org_id
@@ -525,6 +525,8 @@ class Ingestor:
             ids = asked
             if len(flushed) > _FLUSHED_HASHES_MAX:
                 self.flushed_hashes = None  # memory stays bounded; the store answers
+        if ids:
+            self._versions_indexed()
         stored = repository.stored_versions(self.conn, owner, ids) if ids else {}
         state = _BatchState(
             known={(sid, v.version_key): v.content_hash for sid, vs in stored.items() for v in vs},
@@ -631,6 +633,8 @@ class Ingestor:
         unresolved = {
             ref for p in self.waiting for ref in p[_P_REFS] if ref not in self.marking_tlp
         }
+        if unresolved:
+            self._versions_indexed()
         stored = repository.visible_markings(self.conn, self.options.principal, unresolved)
         for ref, definition in stored.items():
             # A TLP definition of its own, stored by an earlier import, still marks TLP.
@@ -650,8 +654,14 @@ class Ingestor:
                 self._queue(prepared)
         self.waiting = []
         self._flush()
-        repository.rebuild_indexes(self.conn, self.deferred_indexes)
+        repository.rebuild_indexes(self.conn, self.deferred_indexes.values())
         return self.report
+
+    def _versions_indexed(self) -> None:
+        """Builds the version index now if this import deferred it: the store is to be asked."""
+        statement = self.deferred_indexes.pop(repository.VERSION_INDEX, None)
+        if statement is not None:
+            repository.rebuild_indexes(self.conn, [statement])
 
 
 def _sighting_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:

@@ -192,26 +192,33 @@ def _bulk_insert(
         cursor.close()
 
 
-#: Secondary indexes that an import into an empty SQLite store builds once, at
-#: its end, instead of entry by entry (`defer_indexes`). Not the unique
-#: constraint's index: ingest looks versions up through it.
-_DEFERRABLE_INDEXES = ("ix_observables_value", "ix_stix_objects_added_at")
+#: The index ingest looks stored versions up through (`stored_versions`).
+VERSION_INDEX = "uq_stix_objects_version"
+
+#: Indexes that an import into an empty SQLite store builds once, at its end,
+#: instead of entry by entry (`defer_indexes`).
+_DEFERRABLE_INDEXES = ("ix_observables_value", "ix_stix_objects_added_at", VERSION_INDEX)
 
 
-def defer_indexes(conn: Connection) -> list[str]:
+def defer_indexes(conn: Connection) -> dict[str, str]:
     """Drops the deferrable indexes for the rest of this write transaction.
 
-    Returns the statements that made them, for `rebuild_indexes` to run before
-    the commit. For the first import of an empty store only, where building
-    an index from sorted rows costs less than inserting into it row by row
-    (100,000 indicators: 0.1 s of 1.3 s of SQLite work saved). Safe on SQLite:
-    DDL is part of the transaction, so readers keep seeing the indexed store
-    as it was committed, and a rollback, a crash or a kill -9 leaves it as it
-    was. Not on PostgreSQL, where DROP INDEX would lock readers out until the
+    Returns the statements that made them, by index name, for `rebuild_indexes`
+    to run before the commit. For the first import of an empty store only,
+    where building an index from all the rows at once costs less than
+    inserting into it row by row, in random order for the version index:
+    measured on 1,000,000 indicators, 3.5 s less CPU of 12.3 s spent in
+    SQLite. Whoever then asks the store about stored versions must rebuild
+    `VERSION_INDEX` first (`Ingestor._versions_indexed`), or SQLite reads the
+    whole table. The unique index still judges every row when it is built: a
+    duplicate version would fail the import there. Safe on SQLite: DDL is
+    part of the transaction, so readers keep seeing the indexed store as it
+    was committed, and a rollback, a crash or a kill -9 leaves it as it was.
+    Not on PostgreSQL, where DROP INDEX would lock readers out until the
     commit: there nothing is deferred.
     """
     if conn.dialect.name != "sqlite":
-        return []
+        return {}
     marks = ", ".join("?" * len(_DEFERRABLE_INDEXES))
     found = conn.exec_driver_sql(
         f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",  # noqa: S608
@@ -219,10 +226,10 @@ def defer_indexes(conn: Connection) -> list[str]:
     ).all()
     for name, _sql in found:
         conn.exec_driver_sql(f'DROP INDEX "{name}"')
-    return [str(sql) for _name, sql in found]
+    return {str(name): str(sql) for name, sql in found}
 
 
-def rebuild_indexes(conn: Connection, statements: Sequence[str]) -> None:
+def rebuild_indexes(conn: Connection, statements: Iterable[str]) -> None:
     """Builds again, as they were, the indexes `defer_indexes` dropped."""
     for statement in statements:
         conn.exec_driver_sql(statement)

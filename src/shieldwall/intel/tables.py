@@ -13,7 +13,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 from shieldwall.db.base import UTCDateTime, metadata
@@ -42,8 +41,10 @@ stix_objects = Table(
     Column("content_hash", String(32), nullable=False),
     Column("added_at", UTCDateTime, nullable=False),
     Column("data", Text, nullable=False),
-    # stix_id first: the same index serves look-ups by id across owners.
-    UniqueConstraint("stix_id", "owner_org_id", "version_key", name="uq_stix_objects_version"),
+    # stix_id first: the same index serves look-ups by id across owners. An
+    # index, not a constraint: SQLite can drop and rebuild an index inside a
+    # transaction (`repository.defer_indexes`), a constraint's it cannot.
+    Index("uq_stix_objects_version", "stix_id", "owner_org_id", "version_key", unique=True),
     Index("ix_stix_objects_added_at", "added_at"),
 )
 

@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 import shieldwall.db.models  # noqa: F401  (registers every table on the metadata)
 from shieldwall.db.base import metadata
 
 engine = context.config.attributes["engine"]
 
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    context.run_migrations()
+
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """Turns SQLite's foreign key enforcement on or off (a no-op inside a transaction)."""
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+    if broken is not None:
+        raise RuntimeError(f"migration left a foreign key broken: {tuple(broken)}")
+
+
+with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    # SQLite's way to change a table that others reference (lang_altertable.html):
+    # copy it with enforcement off, or dropping the old copy would cascade to
+    # the rows that reference it; then check every reference still holds.
+    if sqlite:
+        _sqlite_foreign_keys(connection, on=False)
+    try:
+        with connection.begin():
+            context.configure(
+                connection=connection,
+                target_metadata=metadata,
+                render_as_batch=sqlite,
+                compare_type=True,
+            )
+            context.run_migrations()
+            if sqlite:
+                _check_foreign_keys(connection)
+    finally:
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=True)
