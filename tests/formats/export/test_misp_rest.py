@@ -83,9 +83,19 @@ def _objects(draw: st.DrawFn) -> list[ObjectRow]:
     return found
 
 
-def _value_rows(objects: list[ObjectRow]) -> list[tuple[object, ...]]:
+def _value_rows(objects: list[ObjectRow], owner_ids: dict[str, int]) -> list[tuple[object, ...]]:
+    """The objects' rows as `misp_rows.rest_rows` reads them (`REST_COLUMNS`)."""
     return [
-        (row.pk, row.stix_id, row.stix_type, row.owner, row.tlp, row.dist, row.version_key, *value)
+        (
+            row.pk,
+            row.stix_id,
+            int(row.stix_type == "indicator"),
+            owner_ids[row.owner],
+            row.tlp,
+            row.dist,
+            row.version_key,
+            *value,
+        )
         for row in objects
         for value in row.observables
     ]
@@ -99,7 +109,9 @@ def test_rest_batches_are_the_attribute_dictionaries_dumped(
     left_out = {objects[at].stix_id for at in skipped if at < len(objects)}
     kept = [row for row in objects if row.stix_id not in left_out]
     attributes = [attribute for row in kept for attribute in value_attributes(row)]
-    batch = _RestWriter().batch(_value_rows(objects), left_out)
+    owner_ids = {owner: 100 + at for at, owner in enumerate(sorted({row.owner for row in objects}))}
+    owners = {org_id: owner for owner, org_id in owner_ids.items()}
+    batch = _RestWriter(owners).batch(_value_rows(objects, owner_ids), left_out)
     if not attributes:
         assert batch == EMPTY_BATCH
         return

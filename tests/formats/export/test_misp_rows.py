@@ -1,0 +1,97 @@
+"""The misp rest event's own read: the access policy and `repository.value_rows`'s rows, cheaper."""
+
+from __future__ import annotations
+
+import uuid
+from itertools import chain
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from shieldwall.db.engine import read_transaction
+from shieldwall.formats.export import misp_rows, repository
+from shieldwall.formats.export.model import ExportFilters
+from shieldwall.formats.export.repository import Scope
+from shieldwall.intel.tables import stix_objects
+from shieldwall.members import bootstrap
+from shieldwall.members.model import Role
+from shieldwall.sharing.policy import Marking, can_read
+from shieldwall.sharing.tlp import TLP, DistKind
+from tests.factories import ORGS, Coalition, bundle
+from tests.formats.export.conftest import Stored
+from tests.intel.store import post_bundle
+
+#: `repository.value_rows` fields holding what `misp_rows.REST_COLUMNS` holds.
+_VALUE_FIELDS = ("pk", "stix_id", "stix_type", "owner", "tlp", "dist", "version_key", "kind")
+
+
+def _rest_ids(engine: Engine, org: str) -> set[str]:
+    with read_transaction(engine) as conn:
+        scope = Scope(
+            principal=bootstrap.principal_for(conn, org, Role.READER), filters=ExportFilters()
+        )
+        chunks = misp_rows.rest_rows(conn, scope, chunk=4)
+        return {row[1] for row in chain.from_iterable(chunks)}
+
+
+def _readable_ids(engine: Engine, org: str) -> set[str]:
+    """What the policy's predicate lets `org` read, object by object."""
+    with read_transaction(engine) as conn:
+        principal = bootstrap.principal_for(conn, org, Role.READER)
+        rows = conn.execute(
+            select(
+                stix_objects.c.stix_id,
+                stix_objects.c.owner_org_id,
+                stix_objects.c.tlp,
+                stix_objects.c.dist,
+                stix_objects.c.group_id,
+            ).where(stix_objects.c.type == "indicator")
+        ).all()
+    return {
+        stix_id
+        for stix_id, owner, tlp, dist, group in rows
+        if can_read(principal, Marking(owner, TLP(tlp), DistKind(dist), group))
+    }
+
+
+@pytest.mark.parametrize("org", list(ORGS))
+def test_rest_rows_are_exactly_the_objects_the_caller_may_read(
+    engine: Engine, client: TestClient, coalition: Coalition, stored: Stored, org: str
+) -> None:
+    readable = _readable_ids(engine, org)
+    assert set(stored.values) - readable, "some objects should be hidden from every member"
+    assert _rest_ids(engine, org) == readable
+
+
+@pytest.mark.parametrize("scored", [False, True], ids=["rest", "with score columns"])
+def test_rest_rows_are_value_rows_with_cheaper_columns(
+    engine: Engine, client: TestClient, coalition: Coalition, stored: Stored, scored: bool
+) -> None:
+    address = {"type": "ipv4-addr", "spec_version": "2.1", "value": "198.51.100.77"}
+    address["id"] = f"ipv4-addr--{uuid.uuid4()}"
+    posted = post_bundle(client, coalition.auth("Sponsor A"), bundle(address), tlp="green")
+    assert posted.status_code == 200, posted.text
+    with read_transaction(engine) as conn:
+        principal = bootstrap.principal_for(conn, "Sponsor A", Role.READER)
+        scope = Scope(principal=principal, filters=ExportFilters())
+        extra = [stix_objects.c.tlp != int(TLP.RED)]
+        score_fields = misp_rows.SCORE_FIELDS if scored else ()
+        fields = (*_VALUE_FIELDS, "value", *score_fields)
+        expected = list(
+            chain.from_iterable(repository.value_rows(conn, scope, fields, chunk=5, extra=extra))
+        )
+        chunks = list(misp_rows.rest_rows(conn, scope, chunk=3, extra=extra, scored=scored))
+        owners = misp_rows.owner_names(conn)
+    assert len(expected) > 3 * 2, "the store should span several chunks"
+    assert all(0 < len(chunk) <= 3 for chunk in chunks)
+    found = [
+        (pk, stix_id, "indicator" if indicator else "other", owners[owner_id], *rest)
+        for pk, stix_id, indicator, owner_id, *rest in chain.from_iterable(chunks)
+    ]
+    assert found == [
+        (pk, stix_id, "indicator" if stix_type == "indicator" else "other", *rest)
+        for pk, stix_id, stix_type, *rest in expected
+    ]
+    # An object that is not an indicator is told apart (its values are not `to_ids`).
+    assert {row[2] for row in found} == {"indicator", "other"}
