@@ -1,7 +1,7 @@
 """The pattern fast path against stix2-patterns, the authority on the grammar.
 
 Two properties: on simple patterns (one observation of `path = 'literal'`
-comparisons joined by OR) the fast path extracts exactly what stix2-patterns
+comparisons joined by OR or AND) the fast path extracts exactly what stix2-patterns
 extracts; and on anything at all, including near misses of simple patterns,
 the fast path never accepts what stix2-patterns refuses. Whatever the input,
 extraction either succeeds or raises PatternError: an import never crashes.
@@ -40,6 +40,10 @@ PATHS = {
     "domain-name:resolves_to_refs[*].value": "domain-name:resolves_to_refs.*.value",
     "network-traffic:dst_ref.value": "network-traffic:dst_ref.value",
     "email-message:to_refs[*].value": "email-message:to_refs.*.value",
+    # Silent paths (no observable) MISP writes for regkey, regkey|value and mutex.
+    "windows-registry-key:key": "windows-registry-key:key",
+    "windows-registry-key:values[*].data": "windows-registry-key:values.*.data",
+    "mutex:name": "mutex:name",
 }
 
 #: Whitespace the STIX grammar skips between tokens.
@@ -72,7 +76,10 @@ def comparison(draw: st.DrawFn) -> tuple[str, str, str]:
 def simple_pattern(draw: st.DrawFn) -> tuple[str, list[tuple[str, str]]]:
     """A simple pattern and the (path, value) pairs it compares, in order."""
     parts = draw(st.lists(comparison(), min_size=1, max_size=5))
-    glue = [f"{draw(GRAMMAR_SPACE)}OR{draw(GRAMMAR_SPACE)}" for _ in parts[1:]]
+    glue = [
+        f"{draw(GRAMMAR_SPACE)}{draw(st.sampled_from(['OR', 'AND']))}{draw(GRAMMAR_SPACE)}"
+        for _ in parts[1:]
+    ]
     body = parts[0][0] + "".join(g + text for g, (text, _, _) in zip(glue, parts[1:], strict=True))
     opening = draw(st.sampled_from(["", " "]))
     closing = draw(st.sampled_from(["", " "]))
@@ -89,6 +96,8 @@ def _mutations(pattern: str) -> list[str]:
         pattern.replace("\\\\", "\\", 1),  # a lone backslash
         pattern.replace(" OR ", " or ", 1),
         pattern.replace(" OR ", " OR OR ", 1),
+        pattern.replace(" AND ", " and ", 1),
+        pattern.replace(" AND ", " AND OR ", 1),
         pattern.replace("=", "!=", 1),
         pattern.replace("=", "", 1),
         pattern.replace(":", "", 1),

@@ -15,11 +15,18 @@
  *
  * `prepare_indicator(obj)` is `check_object` + `pattern_observables` +
  * `_search_text` of ingest.py for the commonest object of all: an indicator
- * with ASCII millisecond timestamps and one `path = 'literal'` comparison. It
- * returns None for anything else, and for any value whose answer it is not
- * sure of (a rejection, an IP address `ipaddress` must judge, a URL for
- * `urlsplit`), so that the Python path, the reference, decides those.
+ * with ASCII millisecond timestamps and one bracketed observation of
+ * `path = 'literal'` comparisons joined by ` AND ` or ` OR `. It returns
+ * None for anything else, and for any value whose answer it is not sure of
+ * (a rejection, an IP address `ipaddress` must judge, a URL for `urlsplit`),
+ * so that the Python path, the reference, decides those.
  * tests/intel/test_compiled_ingest.py holds the two to the same answers.
+ *
+ * `prepare_object(obj)` does the same for the other objects a MISP import is
+ * made of (issue 4: 2,600 of its 3,800 objects per ESET copy went to the
+ * Python path, 25 of 145 ms CPU): SDOs whose checks are check_object's
+ * generic ones, relationships, and SCOs with their `observables.from_sco`.
+ * tests/intel/test_compiled_objects.py holds it to the reference.
  *
  * `array_start(data)` finds the byte after the `[` of a bundle's `objects`
  * (or of a bare array), -1 when the envelope is not simple enough to say.
@@ -273,11 +280,14 @@ static PyObject *array_start(PyObject *self, PyObject *args) {
 
 /* ------------------------------------------------------------ indicators */
 
+static int kind_index_of(PyObject *name);
+
 static PyObject *s_type, *s_id, *s_spec_version, *s_created, *s_modified, *s_pattern,
     *s_pattern_type, *s_valid_from, *s_valid_until, *s_created_by_ref, *s_object_marking_refs,
     *s_granular_markings, *s_revoked, *s_name, *s_value, *s_indicator, *s_stix, *s_v21, *s_lower;
 
-enum { K_IPV4, K_IPV6, K_DOMAIN, K_URL, K_EMAIL, K_MD5, K_SHA1, K_SHA256, K_SHA512, K_FILENAME,
+/* K_NONE: a path that carries no observable (patterns.SILENT_PATHS). */
+enum { K_NONE = -1, K_IPV4, K_IPV6, K_DOMAIN, K_URL, K_EMAIL, K_MD5, K_SHA1, K_SHA256, K_SHA512, K_FILENAME,
        K_COUNT };
 static const char *const KIND_NAMES[K_COUNT] = {"ipv4", "ipv6", "domain", "url", "email",
                                                 "md5",  "sha1", "sha256", "sha512", "filename"};
@@ -614,20 +624,20 @@ static PyObject *normalise_fast(int kind, PyObject *raw) {
     }
 }
 
-/* patterns._SINGLE_RE: `[<path> = '<literal>']` with path [a-z0-9-]+:[A-Za-z0-9_.'-]+
- * and the literal's only escapes \' and \\. Sets the path's and the literal's
- * spans; 0 when the pattern is not of that shape. */
-static int single_comparison(const char *s, Py_ssize_t n, Py_ssize_t *path_end,
-                             Py_ssize_t *literal_end, int *escaped) {
-    Py_ssize_t i = 1;
-    if (n < 8 || s[0] != '[' || s[n - 1] != ']' || s[n - 2] != '\'') {
-        return 0;
-    }
+/* One comparison `<path> = '<literal>'` of patterns._SINGLE_RE / _SIMPLE at
+ * s[i]: path [a-z0-9-]+:[A-Za-z0-9_.'-]+, one space either side of `=`, the
+ * literal's only escapes \' and \\. Sets the path's end and the literal's
+ * span; returns the index after the literal's closing quote, or -1 when the
+ * text there is not of that shape. */
+static Py_ssize_t comparison_at(const char *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *path_end,
+                                Py_ssize_t *literal_start, Py_ssize_t *literal_end,
+                                int *escaped) {
+    Py_ssize_t start = i;
     while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || is_digit((unsigned char)s[i]) || s[i] == '-')) {
         i++;
     }
-    if (i == 1 || i == n || s[i] != ':') {
-        return 0;
+    if (i == start || i == n || s[i] != ':') {
+        return -1;
     }
     Py_ssize_t property_start = ++i;
     while (i < n && (is_alnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.' || s[i] == '\'' ||
@@ -635,27 +645,24 @@ static int single_comparison(const char *s, Py_ssize_t n, Py_ssize_t *path_end,
         i++;
     }
     if (i == property_start || n - i < 4 || memcmp(s + i, " = '", 4) != 0) {
-        return 0;
+        return -1;
     }
     *path_end = i;
+    *literal_start = i + 4;
     *escaped = 0;
     for (i += 4; i < n; i++) {
         if (s[i] == '\\') {
             if (i + 1 >= n || (s[i + 1] != '\'' && s[i + 1] != '\\')) {
-                return 0;
+                return -1;
             }
             *escaped = 1;
             i++;
         } else if (s[i] == '\'') {
-            break;
+            *literal_end = i;
+            return i + 1;
         }
     }
-    /* The literal must end at the closing `']` that ends the pattern. */
-    if (i != n - 2) {
-        return 0;
-    }
-    *literal_end = i;
-    return 1;
+    return -1;
 }
 
 /* The unescaped literal (patterns._unescape) as a str; the pattern is ASCII. */
@@ -679,52 +686,131 @@ static PyObject *literal_str(const char *s, Py_ssize_t n, int escaped) {
     return result;
 }
 
-/* pattern_observables() of a single-comparison ASCII pattern: a new list, or
- * UNSURE (borrowed) for Python to judge, or NULL on error. */
-static PyObject *pattern_found(PyObject *pattern) {
-    Py_ssize_t n, path_end, literal_end;
-    int escaped;
-    const char *s = ascii_of(pattern, &n);
-    if (s == NULL || !single_comparison(s, n, &path_end, &literal_end, &escaped)) {
-        return UNSURE;
-    }
-    PyObject *path = PyUnicode_FromStringAndSize(s + 1, path_end - 1);
-    if (path == NULL) {
-        return NULL;
-    }
-    PyObject *kind_index = PyDict_GetItemWithError(spelling_kinds, path);
-    Py_DECREF(path);
-    if (kind_index == NULL) {
-        return PyErr_Occurred() ? NULL : UNSURE;
-    }
-    int kind = (int)PyLong_AsLong(kind_index);
-    Py_ssize_t literal_start = path_end + 4;
-    PyObject *literal = literal_str(s + literal_start, literal_end - literal_start, escaped);
-    if (literal == NULL) {
-        return NULL;
-    }
-    PyObject *value = normalise_fast(kind, literal);
-    Py_DECREF(literal);
-    if (value == NULL || value == UNSURE) {
-        return value;
-    }
-    if (value == NONE_FOUND) {
-        return PyTuple_New(0);
+/* Appends (kind, value) to found unless an equal pair is there already (the
+ * reference's `item not in found`): 0, or -1 on error. Steals value. */
+static int add_found(PyObject *found, int kind, PyObject *value) {
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(found); j++) {
+        PyObject *item = PyList_GET_ITEM(found, j);
+        if (PyTuple_GET_ITEM(item, 0) != kind_names[kind]) {
+            continue;
+        }
+        int same = PyUnicode_Compare(PyTuple_GET_ITEM(item, 1), value);
+        if (same == -1 && PyErr_Occurred()) {
+            Py_DECREF(value);
+            return -1;
+        }
+        if (same == 0) {
+            Py_DECREF(value);
+            return 0;
+        }
     }
     PyObject *item = PyTuple_Pack(2, kind_names[kind], value);
     Py_DECREF(value);
     if (item == NULL) {
+        return -1;
+    }
+    /* A tuple of two str: no cycle can pass through it (see prepare_indicator). */
+    PyObject_GC_UnTrack(item);
+    int failed = PyList_Append(found, item);
+    Py_DECREF(item);
+    return failed;
+}
+
+/* The found list as the tuple ingest keeps, untracked: str tuples only. */
+static PyObject *found_tuple(PyObject *found) {
+    PyObject *tuple = PyList_AsTuple(found);
+    Py_DECREF(found);
+    if (tuple != NULL) {
+        PyObject_GC_UnTrack(tuple);
+    }
+    return tuple;
+}
+
+/* Adds the observable of normalise(kind, raw) to found: 0, 1 when Python must
+ * judge the value (UNSURE), -1 on error. */
+static int add_normalised(PyObject *found, int kind, PyObject *raw) {
+    PyObject *value = normalise_fast(kind, raw);
+    if (value == NULL) {
+        return -1;
+    }
+    if (value == UNSURE) {
+        return 1;
+    }
+    if (value == NONE_FOUND) {
+        return 0;
+    }
+    return add_found(found, kind, value);
+}
+
+/* pattern_observables() of an ASCII pattern of one bracketed observation of
+ * comparisons joined by ` AND ` or ` OR ` (what patterns._SINGLE_RE and
+ * _SIMPLE accept, written with single spaces, as MISP and our generators
+ * write them), every path one with a kind: a new tuple, or UNSURE (borrowed)
+ * for Python to judge, or NULL on error. */
+static PyObject *pattern_found(PyObject *pattern) {
+    Py_ssize_t n, path_end, literal_start, literal_end;
+    int escaped;
+    const char *s = ascii_of(pattern, &n);
+    if (s == NULL || n < 2 || s[0] != '[' || s[n - 1] != ']') {
+        return UNSURE;
+    }
+    PyObject *found = PyList_New(0);
+    if (found == NULL) {
         return NULL;
     }
-    PyObject *found = PyTuple_Pack(1, item);
-    Py_DECREF(item);
-    if (found != NULL) {
-        /* Tuples of str only: no cycle can pass through them, so the
-         * collector need not look at them (see prepare_indicator). */
-        PyObject_GC_UnTrack(item);
-        PyObject_GC_UnTrack(found);
+    Py_ssize_t i = 1;
+    for (;;) {
+        Py_ssize_t path_start = i;
+        /* n - 1: the last literal ends before the closing `]`. */
+        i = comparison_at(s, n - 1, i, &path_end, &literal_start, &literal_end, &escaped);
+        if (i < 0) {
+            break;
+        }
+        PyObject *path = PyUnicode_FromStringAndSize(s + path_start, path_end - path_start);
+        if (path == NULL) {
+            Py_DECREF(found);
+            return NULL;
+        }
+        PyObject *kind_index = PyDict_GetItemWithError(spelling_kinds, path);
+        Py_DECREF(path);
+        if (kind_index == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(found);
+                return NULL;
+            }
+            break;
+        }
+        int kind = (int)PyLong_AsLong(kind_index), outcome = 0;
+        if (kind != K_NONE) {
+            PyObject *literal =
+                literal_str(s + literal_start, literal_end - literal_start, escaped);
+            if (literal == NULL) {
+                Py_DECREF(found);
+                return NULL;
+            }
+            outcome = add_normalised(found, kind, literal);
+            Py_DECREF(literal);
+        }
+        if (outcome < 0) {
+            Py_DECREF(found);
+            return NULL;
+        }
+        if (outcome > 0) {
+            break;
+        }
+        if (i == n - 1) {
+            return found_tuple(found);
+        }
+        if (n - 1 - i >= 5 && memcmp(s + i, " AND ", 5) == 0) {
+            i += 5;
+        } else if (n - 1 - i >= 4 && memcmp(s + i, " OR ", 4) == 0) {
+            i += 4;
+        } else {
+            break;
+        }
     }
-    return found;
+    Py_DECREF(found);
+    return UNSURE;
 }
 
 /* ingest._search_text: the first non-empty str of name, value, pattern, cut
@@ -890,6 +976,281 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------- other objects */
+
+/* What prepare_row checks of an object besides an indicator: the class of
+ * its type in stix.check_object and ingest._observables_of. */
+enum {
+    T_SDO,          /* the generic checks only, no observable */
+    T_RELATIONSHIP, /* and relationship_type, source_ref, target_ref */
+    T_SCO,          /* not versioned, spec_version optional, no observable */
+    T_SCO_FILE,     /* observables.from_sco: hashes, then name */
+    T_SCO_ARTIFACT, /* observables.from_sco: hashes */
+    T_SCO_VALUE     /* + kind: observables.from_sco: value, of that kind */
+};
+
+/* The SDO types whose checks are check_object's generic ones (indicator,
+ * relationship, sighting and marking-definition have their own). */
+static const char *const PLAIN_SDO_TYPES[] = {
+    "attack-pattern", "campaign", "course-of-action", "grouping",       "identity",
+    "incident",       "infrastructure", "intrusion-set", "location",    "malware",
+    "malware-analysis", "note",   "observed-data", "opinion",           "report",
+    "threat-actor",   "tool",     "vulnerability",
+};
+
+static PyObject *object_types; /* dict: type (str) -> T_* code (int) */
+static PyObject *hash_kinds;   /* dict: upper-case hash name (str) -> kind index (int) */
+static PyObject *s_relationship_type, *s_source_ref, *s_target_ref, *s_hashes;
+
+/* `<prefix>--<UUID>` with the prefix given by its length (is_identifier). */
+static int is_identifier_of(PyObject *value, const char *prefix, Py_ssize_t p) {
+    Py_ssize_t n;
+    const char *s = ascii_of(value, &n);
+    return s != NULL && n == p + 38 && memcmp(s, prefix, (size_t)p) == 0 && s[p] == '-' &&
+           s[p + 1] == '-' && is_uuid(s + p + 2);
+}
+
+/* stix._ID_RE, any type: ([a-z0-9][a-z0-9-]*[a-z0-9])--UUID. The UUID has a
+ * fixed length, so the type is all that comes before its `--`. */
+static int is_any_identifier(PyObject *value) {
+    Py_ssize_t n;
+    const char *s = value == NULL ? NULL : ascii_of(value, &n);
+    if (s == NULL || n < 2 + 38) {
+        return 0;
+    }
+    Py_ssize_t p = n - 38;
+    if (s[p] != '-' || s[p + 1] != '-' || !is_uuid(s + p + 2)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < p; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int alnum = (c >= 'a' && c <= 'z') || is_digit(c);
+        if (!(alnum || (c == '-' && i > 0 && i < p - 1))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* An exact str equal to `expected` (an interned constant). */
+static int is_exactly(PyObject *value, PyObject *expected) {
+    return value == expected ||
+           (PyUnicode_CheckExact(value) && PyUnicode_Compare(value, expected) == 0);
+}
+
+/* stix._check_versioning of an SDO with millisecond stamps: writes the key
+ * of `modified`; 0 when Python must judge. */
+static int sdo_version_key(PyObject *obj, char version_key[30]) {
+    char created_key[30];
+    PyObject *created = get(obj, s_created), *modified = get(obj, s_modified);
+    if (!key_of_stamp(created, created_key) || modified == NULL) {
+        return 0;
+    }
+    if (PyUnicode_CheckExact(modified) && PyUnicode_Compare(modified, created) == 0) {
+        memcpy(version_key, created_key, 30);
+        return 1;
+    }
+    return key_of_stamp(modified, version_key) && memcmp(version_key, created_key, 30) >= 0;
+}
+
+/* Adds normalise(kind, value) of a property's value to found, as from_sco
+ * does: nothing for a value that is no str. 0, 1 (UNSURE), -1 on error. */
+static int add_property(PyObject *found, int kind, PyObject *value) {
+    if (value == NULL || !PyUnicode_Check(value)) {
+        return 0;
+    }
+    if (!PyUnicode_CheckExact(value)) {
+        return 1;
+    }
+    Py_INCREF(value); /* the dict's reference may go while we allocate */
+    int outcome = add_normalised(found, kind, value);
+    Py_DECREF(value);
+    return outcome;
+}
+
+/* The hash kind of a `hashes` key (HASH_KINDS.get(algo.upper())): the kind
+ * index, -1 for none, -2 when Python must judge (non-ASCII: str.upper maps
+ * some letters to ASCII ones), -3 on error. */
+static int hash_kind(PyObject *algo) {
+    Py_ssize_t n;
+    const char *s = ascii_of(algo, &n);
+    if (s == NULL) {
+        return -2;
+    }
+    char upper[16];
+    if (n >= (Py_ssize_t)sizeof upper) {
+        return -1; /* longer than any name in the table */
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        upper[i] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+    }
+    PyObject *name = PyUnicode_FromStringAndSize(upper, n);
+    if (name == NULL) {
+        return -3;
+    }
+    PyObject *kind = PyDict_GetItemWithError(hash_kinds, name);
+    Py_DECREF(name);
+    if (kind == NULL) {
+        return PyErr_Occurred() ? -3 : -1;
+    }
+    return (int)PyLong_AsLong(kind);
+}
+
+/* from_sco's hashes: 0, 1 (UNSURE), -1 on error. */
+static int add_hashes(PyObject *found, PyObject *obj) {
+    PyObject *hashes = get(obj, s_hashes);
+    if (hashes == NULL || !PyDict_Check(hashes)) {
+        return 0;
+    }
+    if (!PyDict_CheckExact(hashes)) {
+        return 1; /* a subclass's items() is its own */
+    }
+    Py_INCREF(hashes);
+    PyObject *items = PyDict_Items(hashes); /* owns its keys and values */
+    Py_DECREF(hashes);
+    if (items == NULL) {
+        return -1;
+    }
+    int outcome = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items) && outcome == 0; i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i);
+        int kind = hash_kind(PyTuple_GET_ITEM(pair, 0));
+        if (kind == -2 || kind == -3) {
+            outcome = kind == -2 ? 1 : -1;
+        } else if (kind >= 0) {
+            outcome = add_property(found, kind, PyTuple_GET_ITEM(pair, 1));
+        }
+    }
+    Py_DECREF(items);
+    return outcome;
+}
+
+/* observables.from_sco for the SCO classes: a new tuple, UNSURE, or NULL. */
+static PyObject *sco_found(PyObject *obj, int code) {
+    if (code < T_SCO_FILE) {
+        return PyTuple_New(0);
+    }
+    PyObject *found = PyList_New(0);
+    if (found == NULL) {
+        return NULL;
+    }
+    int outcome;
+    if (code == T_SCO_FILE || code == T_SCO_ARTIFACT) {
+        outcome = add_hashes(found, obj);
+        if (outcome == 0 && code == T_SCO_FILE) {
+            outcome = add_property(found, K_FILENAME, get(obj, s_name));
+        }
+    } else {
+        outcome = add_property(found, code - T_SCO_VALUE, get(obj, s_value));
+    }
+    if (outcome != 0) {
+        Py_DECREF(found);
+        return outcome < 0 ? NULL : UNSURE;
+    }
+    return found_tuple(found);
+}
+
+/* The checks of check_object for a type of object_types, and its
+ * observables: prepare_indicator's tuple, or None for Python to judge. */
+static PyObject *prepare_other(PyObject *obj, PyObject *type, int code) {
+    Py_ssize_t type_length;
+    const char *type_text = ascii_of(type, &type_length);
+    PyObject *stix_id = get(obj, s_id);
+    if (type_text == NULL || stix_id == NULL ||
+        !is_identifier_of(stix_id, type_text, type_length)) {
+        Py_RETURN_NONE;
+    }
+    int sco = code >= T_SCO;
+    PyObject *spec_version = get(obj, s_spec_version);
+    if (spec_version == NULL ? !sco : !is_exactly(spec_version, s_v21)) {
+        Py_RETURN_NONE;
+    }
+    char version_key[30];
+    Py_ssize_t key_length = sco ? 0 : 30;
+    if (!sco && !sdo_version_key(obj, version_key)) {
+        Py_RETURN_NONE;
+    }
+    if (code == T_RELATIONSHIP &&
+        (!is_nonempty_str(get(obj, s_relationship_type)) ||
+         !is_any_identifier(get(obj, s_source_ref)) || !is_any_identifier(get(obj, s_target_ref)))) {
+        Py_RETURN_NONE;
+    }
+    PyObject *created_by = get(obj, s_created_by_ref);
+    if (created_by != NULL && !is_identifier(created_by, "identity")) {
+        Py_RETURN_NONE;
+    }
+    int revoked = get(obj, s_revoked) == Py_True;
+    /* From here on allocations may run Python code (see prepare_indicator). */
+    Py_INCREF(stix_id);
+    PyObject *result = NULL, *found = NULL, *text = NULL, *key = NULL;
+    PyObject *refs = marking_refs(obj);
+    if (refs == NULL || refs == UNSURE) {
+        result = refs == NULL ? NULL : Py_NewRef(Py_None);
+        refs = NULL;
+        goto done;
+    }
+    found = sco_found(obj, code);
+    if (found == NULL || found == UNSURE) {
+        result = found == NULL ? NULL : Py_NewRef(Py_None);
+        found = NULL;
+        goto done;
+    }
+    text = search_text(obj);
+    key = text == NULL ? NULL : PyUnicode_FromStringAndSize(version_key, key_length);
+    if (key == NULL) {
+        goto done;
+    }
+    result = PyTuple_Pack(6, stix_id, key, refs, found, revoked ? Py_True : Py_False, text);
+    if (result != NULL) {
+        PyObject_GC_UnTrack(result); /* as prepare_indicator's */
+        PyObject_GC_UnTrack(refs);
+    }
+done:
+    Py_XDECREF(refs);
+    Py_XDECREF(found);
+    Py_XDECREF(text);
+    Py_XDECREF(key);
+    Py_DECREF(stix_id);
+    return result;
+}
+
+/* prepare_object(obj) -> (type, prepare_indicator's tuple) of an indicator
+ * or of an object of object_types, or None (see prepare_row). */
+static PyObject *prepare_object(PyObject *self, PyObject *obj) {
+    if (!PyDict_CheckExact(obj)) {
+        Py_RETURN_NONE;
+    }
+    PyObject *type = get(obj, s_type);
+    if (type == NULL || !PyUnicode_CheckExact(type)) {
+        Py_RETURN_NONE;
+    }
+    PyObject *fields;
+    if (type == s_indicator || PyUnicode_Compare(type, s_indicator) == 0) {
+        type = s_indicator;
+        Py_INCREF(type);
+        fields = prepare_indicator(self, obj);
+    } else {
+        PyObject *code = PyDict_GetItemWithError(object_types, type);
+        if (code == NULL) {
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            Py_RETURN_NONE;
+        }
+        Py_INCREF(type);
+        fields = prepare_other(obj, type, (int)PyLong_AsLong(code));
+    }
+    if (fields == NULL || fields == Py_None) {
+        Py_DECREF(type);
+        return fields;
+    }
+    PyObject *pair = PyTuple_Pack(2, type, fields);
+    Py_DECREF(type);
+    Py_DECREF(fields);
+    return pair;
+}
+
 /* What prepare_row encodes and hashes with: orjson.dumps, its sort-keys
  * option and hashlib.blake2b, given by ingest.py (set_encoder), so that the
  * stored JSON and its hash are made by the very functions the Python path
@@ -911,10 +1272,11 @@ static PyObject *prepare_row(PyObject *self, PyObject *const *args, Py_ssize_t n
         PyErr_SetString(PyExc_RuntimeError, "set_encoder was not called");
         return NULL;
     }
-    PyObject *fields = prepare_indicator(self, args[0]);
-    if (fields == NULL || fields == Py_None) {
-        return fields;
+    PyObject *typed = prepare_object(self, args[0]);
+    if (typed == NULL || typed == Py_None) {
+        return typed;
     }
+    PyObject *type = PyTuple_GET_ITEM(typed, 0), *fields = PyTuple_GET_ITEM(typed, 1);
     PyObject *row = NULL, *digest = NULL, *text = NULL, *hash = NULL;
     PyObject *encode_args[2] = {args[0], encoder_option};
     PyObject *data = PyObject_Vectorcall(encoder, encode_args, 1, kw_option);
@@ -938,7 +1300,7 @@ static PyObject *prepare_row(PyObject *self, PyObject *const *args, Py_ssize_t n
         goto done;
     }
     PyObject *const *f = &PyTuple_GET_ITEM(fields, 0);
-    row = PyTuple_Pack(11, args[1], f[0], s_indicator, f[1], f[2], f[3], f[4], f[5], digest, text,
+    row = PyTuple_Pack(11, args[1], f[0], type, f[1], f[2], f[3], f[4], f[5], digest, text,
                        args[2]);
     if (row != NULL) {
         PyObject_GC_UnTrack(row); /* as prepare_indicator's tuple: str, int, bool, tuples */
@@ -948,7 +1310,7 @@ done:
     Py_XDECREF(hash);
     Py_XDECREF(digest);
     Py_XDECREF(text);
-    Py_DECREF(fields);
+    Py_DECREF(typed);
     return row;
 }
 
@@ -967,11 +1329,14 @@ static PyObject *set_encoder(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* set_spellings({spelling: kind name}): the pattern paths prepare_indicator
- * extracts from, given by patterns.py so that one table rules both paths. */
-static PyObject *set_spellings(PyObject *self, PyObject *table) {
-    if (!PyDict_Check(table)) {
-        PyErr_SetString(PyExc_TypeError, "expected a dict");
+/* set_spellings({spelling: kind name}, silent=()): the pattern paths
+ * prepare_indicator extracts from, and those it accepts that carry no
+ * observable (patterns.SILENT_PATHS), given by patterns.py so that one table
+ * rules both paths. A spelling of kind None is not taken: its observable,
+ * if any, is the value's to tell (patterns._through_reference). */
+static PyObject *set_spellings(PyObject *self, PyObject *args) {
+    PyObject *table, *silent = NULL;
+    if (!PyArg_ParseTuple(args, "O!|O", &PyDict_Type, &table, &silent)) {
         return NULL;
     }
     PyObject *indexed = PyDict_New();
@@ -981,22 +1346,101 @@ static PyObject *set_spellings(PyObject *self, PyObject *table) {
     PyObject *spelling, *kind;
     Py_ssize_t at = 0;
     while (PyDict_Next(table, &at, &spelling, &kind)) {
-        if (kind == Py_None) {
-            continue;
+        int k = kind == Py_None ? -1 : kind_index_of(kind);
+        PyObject *index = k < 0 ? NULL : PyLong_FromLong(k);
+        if (k >= 0 && (index == NULL || PyDict_SetItem(indexed, spelling, index) < 0)) {
+            Py_XDECREF(index);
+            Py_DECREF(indexed);
+            return NULL;
         }
-        for (int k = 0; k < K_COUNT; k++) {
-            if (PyUnicode_Check(kind) && PyUnicode_CompareWithASCIIString(kind, KIND_NAMES[k]) == 0) {
-                PyObject *index = PyLong_FromLong(k);
-                if (index == NULL || PyDict_SetItem(indexed, spelling, index) < 0) {
-                    Py_XDECREF(index);
-                    Py_DECREF(indexed);
-                    return NULL;
-                }
-                Py_DECREF(index);
+        Py_XDECREF(index);
+    }
+    PyObject *none_index = PyLong_FromLong(K_NONE);
+    PyObject *iterator = silent == NULL || none_index == NULL ? NULL : PyObject_GetIter(silent);
+    if (silent != NULL && iterator == NULL) {
+        Py_XDECREF(none_index);
+        Py_DECREF(indexed);
+        return NULL;
+    }
+    while (iterator != NULL && (spelling = PyIter_Next(iterator)) != NULL) {
+        int failed = !PyUnicode_Check(spelling) || PyDict_SetItem(indexed, spelling, none_index) < 0;
+        Py_DECREF(spelling);
+        if (failed) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "silent spellings must be str");
             }
+            break;
         }
     }
+    Py_XDECREF(iterator);
+    Py_XDECREF(none_index);
+    if (PyErr_Occurred()) {
+        Py_DECREF(indexed);
+        return NULL;
+    }
     Py_XSETREF(spelling_kinds, indexed);
+    Py_RETURN_NONE;
+}
+
+/* The index of a kind name among KIND_NAMES, or -1. */
+static int kind_index_of(PyObject *name) {
+    for (int k = 0; k < K_COUNT; k++) {
+        if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, KIND_NAMES[k]) == 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+/* set_object_types({sco type: kind name or None}, {hash name: kind name}):
+ * the SCO types prepare_row takes, with the kind of their `value`
+ * (observables.PATH_KINDS; a file's and an artifact's hashes and a file's
+ * name are from_sco's own rule), and observables.HASH_KINDS,
+ * given by ingest.py so that one table rules both paths. A type whose kind
+ * this file does not know is left to Python. */
+static PyObject *set_object_types(PyObject *self, PyObject *args) {
+    PyObject *sco_kinds, *hashes;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &sco_kinds, &PyDict_Type, &hashes)) {
+        return NULL;
+    }
+    PyObject *name, *kind;
+    Py_ssize_t at = 0;
+    while (PyDict_Next(sco_kinds, &at, &name, &kind)) {
+        int k = kind == Py_None ? -1 : kind_index_of(kind);
+        if (kind != Py_None && k < 0) {
+            continue;
+        }
+        /* from_sco reads a file's and an artifact's hashes, whatever PATH_KINDS says. */
+        int is_file = PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "file") == 0;
+        int is_artifact =
+            PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "artifact") == 0;
+        long code_value = is_file       ? T_SCO_FILE
+                          : is_artifact ? T_SCO_ARTIFACT
+                          : k < 0       ? T_SCO
+                                        : T_SCO_VALUE + k;
+        PyObject *code = PyLong_FromLong(code_value);
+        if (code == NULL || PyDict_SetItem(object_types, name, code) < 0) {
+            Py_XDECREF(code);
+            return NULL;
+        }
+        Py_DECREF(code);
+    }
+    PyObject *indexed = PyDict_New();
+    if (indexed == NULL) {
+        return NULL;
+    }
+    at = 0;
+    while (PyDict_Next(hashes, &at, &name, &kind)) {
+        int k = kind_index_of(kind);
+        PyObject *index = k < 0 ? NULL : PyLong_FromLong(k);
+        if (k >= 0 && (index == NULL || PyDict_SetItem(indexed, name, index) < 0)) {
+            Py_XDECREF(index);
+            Py_DECREF(indexed);
+            return NULL;
+        }
+        Py_XDECREF(index);
+    }
+    Py_XSETREF(hash_kinds, indexed);
     Py_RETURN_NONE;
 }
 
@@ -1156,7 +1600,9 @@ static PyMethodDef methods[] = {
     {"prepare_row", (PyCFunction)(void (*)(void))prepare_row, METH_FASTCALL,
      "Ingest's prepared tuple of an indicator."},
     {"set_encoder", set_encoder, METH_VARARGS, "The JSON encoder and hash prepare_row uses."},
-    {"set_spellings", set_spellings, METH_O, "The pattern paths and their kinds."},
+    {"set_spellings", set_spellings, METH_VARARGS, "The pattern paths and their kinds."},
+    {"prepare_object", prepare_object, METH_O, "(type, prepare_indicator's tuple) of an object."},
+    {"set_object_types", set_object_types, METH_VARARGS, "The SCO types and hash names."},
     {"key_of", (PyCFunction)(void (*)(void))key_of, METH_FASTCALL, "correlate.keys.key_of."},
     {"set_key_fallback", set_key_fallback, METH_O, "The Python key_of, for the rest."},
     {NULL, NULL, 0, NULL},
@@ -1193,6 +1639,10 @@ PyMODINIT_FUNC PyInit__ingest(void) {
         {&s_ipv6, "ipv6"},
         {&s_domain, "domain"},
         {&s_url, "url"},
+        {&s_relationship_type, "relationship_type"},
+        {&s_source_ref, "source_ref"},
+        {&s_target_ref, "target_ref"},
+        {&s_hashes, "hashes"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
@@ -1205,6 +1655,29 @@ PyMODINIT_FUNC PyInit__ingest(void) {
         if (kind_names[k] == NULL) {
             return NULL;
         }
+    }
+    object_types = PyDict_New();
+    hash_kinds = PyDict_New();
+    if (object_types == NULL || hash_kinds == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof PLAIN_SDO_TYPES / sizeof PLAIN_SDO_TYPES[0]; i++) {
+        PyObject *name = PyUnicode_InternFromString(PLAIN_SDO_TYPES[i]);
+        PyObject *code = PyLong_FromLong(T_SDO);
+        if (name == NULL || code == NULL || PyDict_SetItem(object_types, name, code) < 0) {
+            return NULL;
+        }
+        Py_DECREF(name);
+        Py_DECREF(code);
+    }
+    {
+        PyObject *name = PyUnicode_InternFromString("relationship");
+        PyObject *code = PyLong_FromLong(T_RELATIONSHIP);
+        if (name == NULL || code == NULL || PyDict_SetItem(object_types, name, code) < 0) {
+            return NULL;
+        }
+        Py_DECREF(name);
+        Py_DECREF(code);
     }
     spelling_kinds = PyDict_New();
     s_hexdigest = PyUnicode_InternFromString("hexdigest");

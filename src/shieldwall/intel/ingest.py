@@ -6,7 +6,7 @@ stream, objects are validated one by one and written in batches, so memory
 stays flat whatever the size of the bundle.
 
 Where the compiled helpers (`_ingest.c`) are built, the stream is read in
-slices of whole objects parsed by orjson, and indicators of the common shape
+slices of whole objects parsed by orjson, and objects of the common shapes
 are checked in C; ijson and the Python checks stay the reference, which the
 fast paths hand anything unusual to and are tested against.
 
@@ -35,8 +35,13 @@ from shieldwall.db.engine import write_transaction
 from shieldwall.errors import BadInput, ValidationFailed
 from shieldwall.intel import repository
 from shieldwall.intel.depth import guarded
-from shieldwall.intel.observables import Observable, from_sco
-from shieldwall.intel.patterns import SPELLING_KINDS, PatternError, pattern_observables
+from shieldwall.intel.observables import HASH_KINDS, PATH_KINDS, Observable, from_sco
+from shieldwall.intel.patterns import (
+    SILENT_PATHS,
+    SPELLING_KINDS,
+    PatternError,
+    pattern_observables,
+)
 from shieldwall.intel.stix import SCO_TYPES, ObjectInvalid, check_object, marking_tlp_name
 from shieldwall.sharing.policy import Principal
 from shieldwall.sharing.tlp import TLP, TLP_MARKING_IDS, Distribution
@@ -46,11 +51,12 @@ try:
 except ImportError:  # installed without a C compiler: the Python path only
     _compiled = None  # type: ignore[assignment]
 
-#: Whether ingest's compiled array scanner and indicator fast path are available.
+#: Whether ingest's compiled array scanner and object fast path are available.
 COMPILED = _compiled is not None
 _prepare_row = None if _compiled is None else _compiled.prepare_row
 if _compiled is not None:
-    _compiled.set_spellings(SPELLING_KINDS)
+    _compiled.set_spellings(SPELLING_KINDS, SILENT_PATHS)
+    _compiled.set_object_types({t: PATH_KINDS.get(f"{t}:value") for t in SCO_TYPES}, HASH_KINDS)
     _compiled.set_encoder(orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.blake2b)
 
 #: Statement markings that producers reference without shipping the definition:
@@ -431,9 +437,10 @@ class Ingestor:
 
     def feed(self, index: int, obj: Any) -> None:
         self.report.objects += 1
-        # An indicator of the common shape is checked, its observable found and
-        # its row's values made in C (`_ingest.prepare_row`); whatever that is
-        # not sure of goes to `_prepare`, the reference.
+        # An object of the common shapes (indicators, SCOs, SDOs without
+        # type-specific rules, relationships) is checked, its observables
+        # found and its row's values made in C (`_ingest.prepare_row`);
+        # whatever that is not sure of goes to `_prepare`, the reference.
         prepared = _prepare_row(obj, index, self.default_tlp) if _prepare_row is not None else None
         if prepared is None:
             self._feed_checked(index, obj)
