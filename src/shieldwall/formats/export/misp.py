@@ -462,9 +462,11 @@ class _RestWriter:
     A batch is one text, encoded once: byte for byte what `orjson.dumps`
     writes of each attribute dictionary, at a fraction of the cost. Each
     attribute is one f-string of pieces computed once per kind and per
-    (owner, TLP, distribution); the values and object ids of the whole batch
-    are escaped for JSON by one `orjson.dumps` of a list each (`_escaped`).
-    An id's UUID part is written as it is: ids are checked at ingest.
+    (owner, TLP, distribution); the values of the whole batch are escaped for
+    JSON by one `orjson.dumps` of a list (`_escaped`). Object ids are written
+    as they are: ingest checks them (`type--UUID`, lowercase letters, digits
+    and hyphens), so none has anything to escape (escaping them anyway cost
+    0.05 s of CPU per million values).
     `owners` names the owners of the rows by id (`misp_rows.owner_names`).
     """
 
@@ -504,9 +506,7 @@ class _RestWriter:
         days, minutes, seconds = DAY_STARTS, CLOCK_MINUTES, CLOCK_SECONDS
         texts: list[str] = []
         stamps: list[int] = []
-        for row, value, stix_id_json in zip(
-            rows, _escaped(values), _escaped([row[1] for row in rows]), strict=True
-        ):
+        for row, value in zip(rows, _escaped(values), strict=True):
             pk, stix_id, indicator, owner_id, tlp, dist, version_key, kind, raw = row
             # epoch_seconds inlined (its three look-ups in small tables; the
             # call only for a new day or an odd key). A table of every time of
@@ -527,7 +527,7 @@ class _RestWriter:
             )
             texts.append(
                 f'{{"uuid":"{head}{kinds[kind]}{value}'
-                f"{_TO_IDS if indicator else _NOT_TO_IDS}{stix_id_json}"
+                f"{_TO_IDS if indicator else _NOT_TO_IDS}{stix_id}"
                 f'","timestamp":"{timestamp}{closing}'
             )
         return AttributeBatch(",".join(texts).encode(), max(stamps), values)
