@@ -71,6 +71,7 @@ VALUES = [
     "x",
     "l" * 63 + ".org",
     "l" * 64 + ".org",
+    "l" * 300 + ".a..b.",
     "a:b.example",
     'q"uote.example',
     "semi;colon.example",
@@ -107,7 +108,7 @@ def _row(kind: str, value: str, n: int, **changes: Any) -> tuple[Any, ...]:
         "kind": kind,
         "value": value,
         "stix_id": f"indicator--{n:08d}-8624-5719-8fc0-8755439f8d60",
-        "owner": "Export Bench Host",
+        "owner_org_id": "Export Bench Host",  # a name: written without `owner_names`
         "tlp": 2,
         "version_key": KEY,
     }
@@ -125,7 +126,7 @@ def _edge_rows() -> list[Sequence[Any]]:
     for n, version_key in enumerate(VERSION_KEYS):
         rows.append(_row("domain", f"v{n}.example", 1000 + n, version_key=version_key))
     for n, owner in enumerate(OWNERS * 2):
-        rows.append(_row("ipv4", f"192.0.2.{n}", 2000 + n, owner=owner, tlp=n % 5))
+        rows.append(_row("ipv4", f"192.0.2.{n}", 2000 + n, owner_org_id=owner, tlp=n % 5))
     rows.append(_row("ipv4", "192.0.2.200", 3000, stix_id="indicator--é"))
     for kind in ("md5", "sha1", "sha256", "email", "filename", "sha512"):
         rows.append(_row(kind, "0" * 32, 4000))
@@ -146,6 +147,19 @@ def test_edge_rows_give_the_bytes_of_the_python_writer(module: ModuleType) -> No
     compiled = _written(module, chunks, compiled=True)
     assert compiled == _written(module, chunks, compiled=False)
     assert compiled.count(b"\n") > len(rows)
+
+
+@pytest.mark.parametrize("module", FORMATS, ids=lambda module: module.__name__.rsplit(".")[-1])
+def test_rows_with_owner_ids_give_the_bytes_of_rows_with_owner_names(module: ModuleType) -> None:
+    names = dict(enumerate(OWNERS, start=1))
+    ids = {owner: n for n, owner in names.items()}
+    named = [*_plain_rows(60), *_edge_rows()[:80]]
+    owner_at = suricata.FIELDS.index("owner_org_id")
+    numbered = [(*row[:owner_at], ids[row[owner_at]], *row[owner_at + 1 :]) for row in named]
+    expected = _written(module, [named], compiled=False)
+    for compiled in (True, False):
+        found = b"".join(module.write([numbered], BASE, names, compiled=compiled))
+        assert found == expected
 
 
 def _counting(module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -173,7 +187,7 @@ def _plain_rows(count: int) -> list[Sequence[Any]]:
             "domain": f"host{choices.randrange(10**6)}.example.org",
             "url": f"http://host{n}.example.org/p/{n}.php?id={n}&x=a:b",
         }[kind]
-        rows.append(_row(kind, value, n, tlp=n % 5, owner=OWNERS[n % 3]))
+        rows.append(_row(kind, value, n, tlp=n % 5, owner_org_id=OWNERS[n % 3]))
     return rows
 
 

@@ -112,3 +112,21 @@ def test_pages_by_key_read_what_object_pages_read_of_those_keys(
     assert [(pk, bool(hit), bool(miss)) for pk, hit, miss in chain.from_iterable(flagged)] == [
         (pk, True, False) for pk in sorted(wanted)
     ]
+
+
+def test_owner_ids_stand_for_the_names_of_the_owner_column(
+    engine: Engine, client: TestClient, coalition: Coalition, stored: Stored
+) -> None:
+    with read_transaction(engine) as conn:
+        principal = bootstrap.principal_for(conn, "Host", Role.READER)
+        scope = Scope(principal=principal, filters=ExportFilters())
+        chunks = repository.value_rows(conn, scope, ("owner", "owner_org_id"), chunk=100)
+        rows = list(chain.from_iterable(chunks))
+        names = repository.OrganisationNames(conn)
+        assert len({owner for owner, _ in rows}) > 1, "the store should have several owners"
+        assert all(names[org_id] == owner for owner, org_id in rows)
+        # An organisation the names were read without is read when first asked for.
+        owner, org_id = rows[0]
+        del names[org_id]
+        assert names[org_id] == owner
+        assert org_id in names

@@ -24,7 +24,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ BLAKE2b */
@@ -288,9 +287,19 @@ static int put_dns_wire(Buffer *out, const char *name, size_t length) {
         while (end < length && name[end] != '.') {
             end++;
         }
-        char label_length[16];
-        int written = snprintf(label_length, sizeof label_length, "|%02zX|", end - start);
-        if (put(out, label_length, (size_t)written) < 0 ||
+        /* `|%02X|` of the label's length: two hex digits, more for a longer label. */
+        char label_length[24];
+        char *at = label_length + sizeof label_length;
+        size_t length_left = end - start;
+        *--at = '|';
+        int digit_count = 0;
+        do {
+            *--at = HEX[length_left & 15];
+            length_left >>= 4;
+            digit_count++;
+        } while (length_left || digit_count < 2);
+        *--at = '|';
+        if (put(out, at, (size_t)(label_length + sizeof label_length - at)) < 0 ||
             put_content(out, name + start, end - start) < 0) {
             return -1;
         }
@@ -731,13 +740,12 @@ typedef struct {
     uint64_t slots[MAX_RULES];
 } Pending;
 
-/* Reads a row of (kind, value, stix_id, owner, tlp, version_key) that this
+/* Reads a row of (kind, value, stix_id, owner_org_id, tlp, version_key) that this
  * module writes itself: 1 (with `*owner`, `*tlp` set), 0 when it is for `slow`. */
 static int read_row(PyObject *item, const KindRules *kind, Row *row, PyObject **owner, long *tlp) {
     PyObject *tlp_object = PyTuple_GET_ITEM(item, 4);
-    *owner = PyTuple_GET_ITEM(item, 3);
-    Py_ssize_t owner_length;
-    if (!PyLong_CheckExact(tlp_object) || ascii_text(*owner, &owner_length) == NULL ||
+    *owner = PyTuple_GET_ITEM(item, 3); /* an id or a name: only `source` reads it */
+    if (!PyLong_CheckExact(tlp_object) ||
         (row->kind = ascii_text(PyTuple_GET_ITEM(item, 0), &row->kind_length)) == NULL ||
         (row->value = ascii_text(PyTuple_GET_ITEM(item, 1), &row->value_length)) == NULL ||
         (row->stix_id = ascii_text(PyTuple_GET_ITEM(item, 2), &row->stix_id_length)) == NULL ||

@@ -9,7 +9,7 @@ def write_rows(
     templates: dict[str, tuple[tuple[str, tuple[Any, ...]], ...]],
     bitmap: mmap | bytearray,
     first_sid: int,
-    source: Callable[[int, str], tuple[str, str]],
+    source: Callable[[int, Any], tuple[str, str]],
     slow: Callable[[Sequence[Any]], bytes],
     others: dict[str, int],
     /,

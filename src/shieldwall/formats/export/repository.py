@@ -101,6 +101,7 @@ def _value_columns(conn: Connection, scope: Scope) -> dict[str, ColumnElement[An
         "stix_id": stix_objects.c.stix_id,
         "stix_type": stix_objects.c.type,
         "owner": organisations.c.name,
+        "owner_org_id": stix_objects.c.owner_org_id,
         "tlp": stix_objects.c.tlp,
         "dist": stix_objects.c.dist,
         "version_key": stix_objects.c.version_key,
@@ -175,6 +176,27 @@ def value_query(
         .where(*clauses)
         .order_by(stix_objects.c.pk, observables.c.kind, observables.c.value)
     )
+
+
+class OrganisationNames(dict[int, str]):
+    """Organisation names by id: what value rows read as `owner_org_id` stand for.
+
+    Organisations are few: their names are read once, instead of per row (a
+    join, and a string per row; see `rules.RuleContext`). An organisation
+    added since (a PostgreSQL transaction at read committed sees rows
+    committed after its first statement) is read when first asked for.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        names = conn.execute(select(organisations.c.id, organisations.c.name))
+        super().__init__((org_id, name) for org_id, name in names)
+        self._conn = conn
+
+    def __missing__(self, org_id: int) -> str:
+        query = select(organisations.c.name).where(organisations.c.id == org_id)
+        name: str = self._conn.execute(query).scalar_one()
+        self[org_id] = name
+        return name
 
 
 def object_data(

@@ -322,9 +322,9 @@ def stream(engine: Engine, request: ExportRequest) -> Iterator[bytes]:
             return misp.write(conn, object_scope(request), request.caller, request.page_size)
         chunks = _value_chunks(conn, request, _FIELDS[chosen])
         if chosen is ExportFormat.SURICATA:
-            return suricata.write(chunks, request.sid_base)
+            return suricata.write(chunks, request.sid_base, repository.OrganisationNames(conn))
         if chosen is ExportFormat.SNORT:
-            return snort.write(chunks, request.sid_base)
+            return snort.write(chunks, request.sid_base, repository.OrganisationNames(conn))
         if chosen is ExportFormat.ZEEK:
             return zeek.write(chunks)
         if chosen is ExportFormat.CSV:

@@ -13,15 +13,16 @@ Suricata (see `rules`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from shieldwall.formats.export import rules
 from shieldwall.formats.export.rules import Field, RuleContext
 
-#: The columns each value is read with (see `repository.value_rows`).
-FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
+#: The columns each value is read with (see `repository.value_rows`); the owner's name is
+#: looked up by its id (see `rules.RuleContext`).
+FIELDS = ("kind", "value", "stix_id", "owner_org_id", "tlp", "version_key")
 _TO_SERVER = "flow:to_server,established;"
 
 
@@ -203,14 +204,20 @@ def _python_rules(
 
 
 def write(
-    chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int, *, compiled: bool = True
+    chunks: Iterable[Sequence[Sequence[Any]]],
+    sid_base: int,
+    owner_names: Mapping[int, str] | None = None,
+    *,
+    compiled: bool = True,
 ) -> Iterator[bytes]:
     """Rules from rows of `FIELDS` (`compiled`: with `_rules` when built, see `rules.write_chunks`).
 
     Values of kinds Snort rules cannot match are counted in closing comments.
+    `owner_names`: organisation names by id, for rows that carry owner ids
+    (None: the rows carry the names).
     """
     sids = rules.SidAllocator(sid_base)
-    context = RuleContext()
+    context = RuleContext(owner_names)
     skipped: dict[str, int] = {}
     python_rules = partial(_python_rules, sids=sids, context=context, others=skipped)
     try:

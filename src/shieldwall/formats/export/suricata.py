@@ -18,15 +18,16 @@ stable sid (see `rules`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from shieldwall.formats.export import rules
 from shieldwall.formats.export.rules import Field, RuleContext
 
-#: The columns each value is read with (see `repository.value_rows`).
-FIELDS = ("kind", "value", "stix_id", "owner", "tlp", "version_key")
+#: The columns each value is read with (see `repository.value_rows`); the owner's name is
+#: looked up by its id (see `rules.RuleContext`).
+FIELDS = ("kind", "value", "stix_id", "owner_org_id", "tlp", "version_key")
 HASH_KEYWORDS = {"md5": "filemd5", "sha1": "filesha1", "sha256": "filesha256"}
 _TO_SERVER = "flow:established,to_server; "
 
@@ -176,15 +177,21 @@ def _python_rules(
 
 
 def write(
-    chunks: Iterable[Sequence[Sequence[Any]]], sid_base: int, *, compiled: bool = True
+    chunks: Iterable[Sequence[Sequence[Any]]],
+    sid_base: int,
+    owner_names: Mapping[int, str] | None = None,
+    *,
+    compiled: bool = True,
 ) -> Iterator[bytes]:
     """Rules from rows of `FIELDS` (`compiled`: with `_rules` when built, see `rules.write_chunks`).
 
     Hash values get no rule of their own: one rule per algorithm that has a
     value, after the others.
+    `owner_names`: organisation names by id, for rows that carry owner ids
+    (None: the rows carry the names).
     """
     sids = rules.SidAllocator(sid_base)
-    context = RuleContext()
+    context = RuleContext(owner_names)
     others: dict[str, int] = {}
     python_rules = partial(_python_rules, sids=sids, context=context, others=others)
     try:
