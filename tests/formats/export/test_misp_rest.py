@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,19 +85,15 @@ def _objects(draw: st.DrawFn) -> list[ObjectRow]:
     return found
 
 
+def _marking(row: ObjectRow, owner_id: int) -> int:
+    """The row's `misp_rows.packed_marking`, as the database computes it."""
+    return ((owner_id * 64 + row.tlp * 8 + row.dist) * 2) + (row.stix_type == "indicator")
+
+
 def _value_rows(objects: list[ObjectRow], owner_ids: dict[str, int]) -> list[tuple[object, ...]]:
     """The objects' rows as `misp_rows.rest_rows` reads them (`REST_COLUMNS`)."""
     return [
-        (
-            row.pk,
-            row.stix_id,
-            int(row.stix_type == "indicator"),
-            owner_ids[row.owner],
-            row.tlp,
-            row.dist,
-            row.version_key,
-            *value,
-        )
+        (row.pk, row.stix_id, _marking(row, owner_ids[row.owner]), row.version_key, *value)
         for row in objects
         for value in row.observables
     ]
@@ -118,3 +116,10 @@ def test_rest_batches_are_the_attribute_dictionaries_dumped(
     assert batch.json == b",".join(orjson.dumps(attribute) for attribute in attributes)
     assert batch.newest == max(int(attribute["timestamp"]) for attribute in attributes)
     assert batch.hashed == [attribute["value"] for attribute in attributes]
+
+
+def test_a_row_without_marking_is_refused() -> None:
+    """A stored TLP or distribution out of range reads as no marking (`misp_rows`)."""
+    row = (1, f"indicator--{uuid.uuid4()}", None, "2024-02-29T23:00:00.000000000Z", "ipv4", "x")
+    with pytest.raises(ValueError, match="out of range"):
+        _RestWriter({}).batch([row], set())

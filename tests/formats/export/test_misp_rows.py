@@ -7,9 +7,9 @@ from itertools import chain
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
-from shieldwall.db.engine import read_transaction
+from shieldwall.db.engine import read_transaction, write_transaction
 from shieldwall.formats.export import misp_rows, repository
 from shieldwall.formats.export.model import ExportFilters
 from shieldwall.formats.export.repository import Scope
@@ -85,13 +85,35 @@ def test_rest_rows_are_value_rows_with_cheaper_columns(
         owners = misp_rows.owner_names(conn)
     assert len(expected) > 3 * 2, "the store should span several chunks"
     assert all(0 < len(chunk) <= 3 for chunk in chunks)
-    found = [
-        (pk, stix_id, "indicator" if indicator else "other", owners[owner_id], *rest)
-        for pk, stix_id, indicator, owner_id, *rest in chain.from_iterable(chunks)
-    ]
+    found = []
+    for pk, stix_id, marking, *rest in chain.from_iterable(chunks):
+        owner_id, tlp, dist, indicator = misp_rows.unpacked(marking)
+        kind = "indicator" if indicator else "other"
+        found.append((pk, stix_id, kind, owners[owner_id], tlp, dist, *rest))
     assert found == [
         (pk, stix_id, "indicator" if stix_type == "indicator" else "other", *rest)
         for pk, stix_id, stix_type, *rest in expected
     ]
     # An object that is not an indicator is told apart (its values are not `to_ids`).
     assert {row[2] for row in found} == {"indicator", "other"}
+
+
+def test_a_tlp_or_distribution_out_of_range_gives_no_marking(
+    engine: Engine, client: TestClient, coalition: Coalition, stored: Stored
+) -> None:
+    """Packed, a TLP of 9 would read as another TLP and owner: it reads as none instead."""
+    objects = stix_objects.c
+    with write_transaction(engine) as conn:
+        host = bootstrap.principal_for(conn, "Host", Role.READER)
+        # Still visible to the Host once broken: its own object, and one shared with members.
+        bad_dist = conn.execute(select(objects.pk).where(objects.owner_org_id == host.org_id))
+        bad_tlp = conn.execute(select(objects.pk).where(objects.dist == int(DistKind.MEMBERS)))
+        broken = {"dist": bad_dist.scalars().first(), "tlp": bad_tlp.scalars().first()}
+        for column, pk in broken.items():
+            conn.execute(update(stix_objects).where(objects.pk == pk).values({column: 9}))
+    with read_transaction(engine) as conn:
+        scope = Scope(principal=host, filters=ExportFilters())
+        rows = list(chain.from_iterable(misp_rows.rest_rows(conn, scope, chunk=100)))
+    markings = {row[0]: row[2] for row in rows}
+    assert {markings[pk] for pk in broken.values()} == {None}
+    assert None not in {markings[pk] for pk in set(markings) - set(broken.values())}

@@ -462,31 +462,39 @@ class _RestWriter:
     A batch is one text, encoded once: byte for byte what `orjson.dumps`
     writes of each attribute dictionary, at a fraction of the cost. Each
     attribute is one f-string of pieces computed once per kind and per
-    (owner, TLP, distribution); the values of the whole batch are escaped for
-    JSON by one `orjson.dumps` of a list (`_escaped`). Object ids are written
-    as they are: ingest checks them (`type--UUID`, lowercase letters, digits
-    and hyphens), so none has anything to escape (escaping them anyway cost
-    0.05 s of CPU per million values).
-    `owners` names the owners of the rows by id (`misp_rows.owner_names`).
+    marking (owner, TLP, distribution, indicator or not: `misp_rows`); the
+    values of the whole batch are escaped for JSON by one `orjson.dumps` of a
+    list (`_escaped`). Object ids are written as they are: ingest checks them
+    (`type--UUID`, lowercase letters, digits and hyphens), so none has
+    anything to escape (escaping them anyway cost 0.05 s of CPU per million
+    values). `owners` names the owners of the rows by id
+    (`misp_rows.owner_names`).
     """
 
     def __init__(self, owners: Mapping[int, str]) -> None:
         self._owners = owners
-        self._closings: dict[tuple[int, int, int], str] = {}
+        self._pieces: dict[int, tuple[str, str]] = {}
         self._kinds = {
             kind: f'","type":"{misp_type}","category":"{category}","value":"'
             for kind, (misp_type, category) in KIND_TYPES.items()
         }
 
-    def _closing(self, owner_id: int, tlp: int, dist: int) -> str:
-        """What follows the timestamp: the distribution, the tags and the closing brace."""
-        if len(self._closings) >= _PIECES_CACHE:
-            self._closings.clear()
+    def _pieces_of(self, marking: int | None) -> tuple[str, str]:
+        """What precedes the comment (`to_ids`) and what follows the timestamp, of a marking.
+
+        Raises ValueError for no marking: a stored TLP or distribution out of range.
+        """
+        if marking is None:
+            raise ValueError("an object's stored TLP or distribution is out of range")
+        if len(self._pieces) >= _PIECES_CACHE:
+            self._pieces.clear()
+        owner_id, tlp, dist, indicator = misp_rows.unpacked(marking)
         owner = self._owners[owner_id]
         tags = [_tag(f"tlp:{TLP_SLUG[tlp]}"), _tag(f'shieldwall:source="{owner}"')]
-        found = self._closings[(owner_id, tlp, dist)] = (
+        closing = (
             f'","distribution":"{MISP_DISTRIBUTION[dist]}","Tag":{orjson.dumps(tags).decode()}}}'
         )
+        found = self._pieces[marking] = (_TO_IDS if indicator else _NOT_TO_IDS, closing)
         return found
 
     def batch(self, rows: Sequence[Sequence[Any]], left_out: set[str]) -> AttributeBatch:
@@ -500,14 +508,14 @@ class _RestWriter:
             rows = [row for row in rows if row[1] not in left_out]
         if not rows:
             return EMPTY_BATCH
-        values = [row[8] for row in rows]
+        values = [row[5] for row in rows]
         several = _with_several_values([row[0] for row in rows])
-        kinds, closings = self._kinds, self._closings
+        kinds, pieces = self._kinds, self._pieces
         days, minutes, seconds = DAY_STARTS, CLOCK_MINUTES, CLOCK_SECONDS
         texts: list[str] = []
         stamps: list[int] = []
         for row, value in zip(rows, _escaped(values), strict=True):
-            pk, stix_id, indicator, owner_id, tlp, dist, version_key, kind, raw = row
+            pk, stix_id, marking, version_key, kind, raw = row
             # epoch_seconds inlined (its three look-ups in small tables; the
             # call only for a new day or an odd key). A table of every time of
             # day was slower: 86,400 entries miss the CPU's caches.
@@ -519,15 +527,14 @@ class _RestWriter:
             else:
                 timestamp = day + minute + second
             stamps.append(timestamp)
-            closing = closings.get((owner_id, tlp, dist)) or self._closing(owner_id, tlp, dist)
+            to_ids, closing = pieces.get(marking) or self._pieces_of(marking)
             head = (
                 str(uuid.uuid5(NAMESPACE, f"{stix_id}|{kind}|{raw}"))
                 if pk in several
                 else stix_id.partition("--")[2]
             )
             texts.append(
-                f'{{"uuid":"{head}{kinds[kind]}{value}'
-                f"{_TO_IDS if indicator else _NOT_TO_IDS}{stix_id}"
+                f'{{"uuid":"{head}{kinds[kind]}{value}{to_ids}{stix_id}'
                 f'","timestamp":"{timestamp}{closing}'
             )
         return AttributeBatch(",".join(texts).encode(), max(stamps), values)
@@ -599,8 +606,8 @@ def _scored(scope: Scope, rows: Sequence[Sequence[Any]]) -> bool:
         return True
     width = len(misp_rows.REST_COLUMNS)
     confidence, last_seen = rows[0][width], rows[0][width + 1]
-    refreshed = scores.refreshed_at(rows[0][6], last_seen)
-    return scores.object_passes(minimum, confidence, [row[7] for row in rows], refreshed, now)
+    refreshed = scores.refreshed_at(rows[0][3], last_seen)
+    return scores.object_passes(minimum, confidence, [row[4] for row in rows], refreshed, now)
 
 
 #: Value rows read and written at a time by the rest event, whatever the page size.
