@@ -364,3 +364,38 @@ def test_address_and_port_without_to_ids_is_an_observable_of_its_address(
             .where(stix_objects.c.stix_id == f"ipv4-addr--{one['uuid']}")
         ).all()
     assert [tuple(row) for row in found] == [("ipv4", "198.51.100.7")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12", 12),
+        (" 12 ", 12),
+        (12, 12),
+        (True, 7),
+        ("x", 7),
+        ("", 7),
+        ("-1", 7),
+        ("\u0663", 3),  # an Arabic-Indic three: int() reads it
+        ("\u00b2", 7),  # a superscript two: a digit to isdigit, which int() refuses
+        (None, 7),
+        (1.5, 7),
+    ],
+)
+def test_misp_numbers_are_read_as_int_reads_them(raw: Any, expected: int) -> None:
+    from shieldwall.formats.misp import _int
+
+    assert _int(raw, 7) == expected
+    assert _int(raw, 7) == expected  # once more, from the cache
+
+
+def test_a_timestamp_int_refuses_is_the_event_s_not_a_crash(
+    engine: Engine, coalition: Coalition
+) -> None:
+    misp_event = event()
+    misp_event["Attribute"][0]["timestamp"] = "\u00b2"
+    report = import_bytes(engine, {"Event": misp_event})
+    assert report.committed
+    assert report.created == len(misp_event["Attribute"]) + 2  # and the report, the author
+    indicator = stored(engine)["indicator--00000000-0000-4000-8000-000000000001"]
+    assert indicator["x_misp_timestamp"] == 1539269641

@@ -363,3 +363,59 @@ def test_compiled_pattern_observables_answer_as_the_reference(pattern: str) -> N
         reference = _reference(obj)
         assert reference is not None
         assert compiled == reference[1]
+
+
+# --------------------------------------------------------------------------- parsed trees
+
+
+def _containers(tree: Any) -> list[Any]:
+    found, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict | list | tuple):
+            found.append(node)
+            stack.extend(node.values() if isinstance(node, dict) else node)
+    return found
+
+
+def test_untrack_parsed_hides_a_json_tree_from_the_collector_and_changes_nothing() -> None:
+    document = {"a": [{"b": [1, "x", None, {"c": []}]}, {}], "d": {"e": [[2.5]]}}
+    parsed = orjson.loads(orjson.dumps(document))
+    assert any(gc.is_tracked(node) for node in _containers(parsed))
+    ingest.untrack_parsed(parsed)
+    assert not any(gc.is_tracked(node) for node in _containers(parsed))
+    assert parsed == document
+
+
+def test_untrack_tree_leaves_other_containers_alone_and_ends_on_a_cycle() -> None:
+    assert ingest._compiled is not None
+
+    class Mapping(dict[str, Any]):
+        pass
+
+    inner = {"x": [1]}
+    held = Mapping(inner=inner)
+    pair = (inner, [2])
+    cyclic: dict[str, Any] = {"held": held, "pair": pair}
+    cyclic["self"] = cyclic
+    cyclic["list"] = [cyclic]
+    ingest._compiled.untrack_tree(cyclic)
+    assert not gc.is_tracked(cyclic)
+    assert not gc.is_tracked(cyclic["list"])
+    # Not entered: a dict subclass, a tuple, and what only they hold.
+    assert gc.is_tracked(held)
+    assert gc.is_tracked(pair)
+    assert gc.is_tracked(inner)
+    assert gc.is_tracked(pair[1])
+
+
+def test_untrack_tree_walks_a_deep_tree_without_recursion() -> None:
+    assert ingest._compiled is not None
+    deep: list[Any] = []
+    node = deep
+    for _ in range(200_000):
+        child: list[Any] = []
+        node.append(child)
+        node = child
+    ingest._compiled.untrack_tree(deep)
+    assert not gc.is_tracked(node)

@@ -147,6 +147,19 @@ class ImportAborted(ValidationFailed):
 # --------------------------------------------------------------------------- parsing
 
 
+def untrack_parsed(tree: Any) -> None:
+    """Takes a parsed JSON document's dicts and lists out of the cyclic collector's sight.
+
+    For a document read whole and then read from for a while (a MISP
+    import): the collections its mapping starts would walk it again and
+    again (`_ingest.untrack_tree`). The caller must make no cycle through it,
+    or the cycle's memory would be freed only with the process. Nothing is
+    done where the compiled helpers are not built.
+    """
+    if _compiled is not None:
+        _compiled.untrack_tree(tree)
+
+
 def _document_shape(stream: IO[bytes]) -> str:
     """`bundle`, `object` (one bare STIX object) or `array` (a list of objects).
 
