@@ -266,6 +266,7 @@ class _Event:
         self.refs: list[str] = []
         #: MISP uuid (attribute or object) -> the STIX id standing for it.
         self.stix_ids: dict[str, str] = {}
+        self.add_origin = conversion.origins.append
 
     def objects(self) -> Iterator[dict[str, Any]]:
         if self.identity is not None:
@@ -282,7 +283,8 @@ class _Event:
         yield self._emit(self._report(), self.where)
 
     def _emit(self, obj: dict[str, Any], location: str) -> dict[str, Any]:
-        self.conversion.emitted(self.index, location)
+        # Conversion.emitted without its call: this runs once per object.
+        self.add_origin((self.index, location))
         return obj
 
     # -- the event itself

@@ -15,16 +15,15 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shieldwall.formats.common import Unmappable, quote
 from shieldwall.intel.observables import normalise
 
 
-@dataclass(frozen=True, slots=True)
-class Mapped:
+class Mapped(NamedTuple):
+    # A named tuple: one per attribute, where a frozen dataclass costs 3x as much.
     sco_type: str | None
     sco: dict[str, Any] | None
     pattern: str | None

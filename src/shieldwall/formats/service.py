@@ -167,8 +167,8 @@ def _merged(report: ImportReport, conversion: Conversion) -> ImportReport:
 def _placed(rejection: Rejection, origins: list[Origin]) -> Rejection:
     if not 0 <= rejection.index < len(origins):
         return rejection
-    origin = origins[rejection.index]
+    index, location = origins[rejection.index]
     field = rejection.field
-    if origin.location is not None:
-        field = f"{origin.location}.{field}" if field else origin.location
-    return Rejection(origin.index, rejection.stix_id, field, rejection.reason)
+    if location is not None:
+        field = f"{location}.{field}" if field else location
+    return Rejection(index, rejection.stix_id, field, rejection.reason)
