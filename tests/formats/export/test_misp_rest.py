@@ -77,7 +77,7 @@ def _objects(draw: st.DrawFn) -> list[ObjectRow]:
                 tlp=draw(st.sampled_from(sorted(TLP_SLUG))),
                 dist=draw(st.sampled_from(sorted(MISP_DISTRIBUTION))),
                 group_name=None,
-                version_key=draw(_version_keys),
+                time_key=draw(_version_keys),
                 data="{}",
                 observables=sorted(values),
             )
@@ -93,7 +93,7 @@ def _marking(row: ObjectRow, owner_id: int) -> int:
 def _value_rows(objects: list[ObjectRow], owner_ids: dict[str, int]) -> list[tuple[object, ...]]:
     """The objects' rows as `misp_rows.rest_rows` reads them (`REST_COLUMNS`)."""
     return [
-        (row.pk, row.stix_id, _marking(row, owner_ids[row.owner]), row.version_key, *value)
+        (row.pk, row.stix_id, _marking(row, owner_ids[row.owner]), row.time_key, *value)
         for row in objects
         for value in row.observables
     ]

@@ -23,7 +23,7 @@ from tests.formats.export.conftest import Stored
 from tests.intel.store import post_bundle
 
 #: `repository.value_rows` fields holding what `misp_rows.REST_COLUMNS` holds.
-_VALUE_FIELDS = ("pk", "stix_id", "stix_type", "owner", "tlp", "dist", "version_key", "kind")
+_VALUE_FIELDS = ("pk", "stix_id", "stix_type", "owner", "tlp", "dist", "time_key", "kind")
 
 
 def _rest_ids(engine: Engine, org: str) -> set[str]:

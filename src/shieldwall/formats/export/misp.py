@@ -130,7 +130,7 @@ def value_attributes(row: ObjectRow) -> list[dict[str, Any]]:
                 "value": value,
                 "to_ids": row.stix_type == "indicator",
                 "comment": row.stix_id,
-                "timestamp": str(epoch_seconds(row.version_key)),
+                "timestamp": str(epoch_seconds(row.time_key)),
                 "distribution": MISP_DISTRIBUTION[row.dist],
                 "Tag": tags,
             }
@@ -324,7 +324,7 @@ def _report_header(row: ObjectRow, doc: dict[str, Any]) -> dict[str, Any]:
         "analysis": _ANALYSIS_COMPLETED,
         "distribution": MISP_DISTRIBUTION[row.dist],
         "published": False,
-        "timestamp": str(epoch_seconds(row.version_key)),
+        "timestamp": str(epoch_seconds(row.time_key)),
         "Orgc": _orgc(row.owner),
         "Tag": [_tag(f"tlp:{TLP_SLUG[row.tlp]}")],
     }
@@ -515,15 +515,15 @@ class _RestWriter:
         texts: list[str] = []
         stamps: list[int] = []
         for row, value in zip(rows, _escaped(values), strict=True):
-            pk, stix_id, marking, version_key, kind, raw = row
+            pk, stix_id, marking, time_key, kind, raw = row
             # epoch_seconds inlined (its three look-ups in small tables; the
             # call only for a new day or an odd key). A table of every time of
             # day was slower: 86,400 entries miss the CPU's caches.
-            day = days.get(version_key[:10])
-            minute = minutes.get(version_key[11:16])
-            second = seconds.get(version_key[17:19])
+            day = days.get(time_key[:10])
+            minute = minutes.get(time_key[11:16])
+            second = seconds.get(time_key[17:19])
             if day is None or minute is None or second is None:
-                timestamp = epoch_seconds(version_key)
+                timestamp = epoch_seconds(time_key)
             else:
                 timestamp = day + minute + second
             stamps.append(timestamp)

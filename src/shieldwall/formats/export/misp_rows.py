@@ -25,7 +25,7 @@ from shieldwall.intel.tables import observables, stix_objects
 from shieldwall.members.tables import organisations
 
 #: The columns of a rest row, in order (`marking`: see `packed_marking`).
-REST_COLUMNS = ("pk", "stix_id", "marking", "version_key", "kind", "value")
+REST_COLUMNS = ("pk", "stix_id", "marking", "time_key", "kind", "value")
 #: What `min_score` reads after them (`repository.value_rows`'s columns of these names).
 SCORE_FIELDS = ("confidence", "last_seen")
 
@@ -41,7 +41,7 @@ def rest_query(
         objects.pk,
         objects.stix_id,
         packed_marking(),
-        objects.version_key,
+        repository.time_key(conn),
         observables.c.kind,
         observables.c.value,
         *score_columns,

@@ -79,6 +79,7 @@ class ObjectRow(NamedTuple):
     tlp: int
     dist: int
     group_name: str | None
-    version_key: str
+    #: When the version was made (`repository.time_key`: an SCO's is when it was stored).
+    time_key: str
     data: str
     observables: list[tuple[str, str]]

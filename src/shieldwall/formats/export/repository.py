@@ -24,6 +24,8 @@ from sqlalchemy import (
     CursorResult,
     Integer,
     Select,
+    String,
+    case,
     cast,
     func,
     or_,
@@ -105,12 +107,38 @@ def _value_columns(conn: Connection, scope: Scope) -> dict[str, ColumnElement[An
         "tlp": stix_objects.c.tlp,
         "dist": stix_objects.c.dist,
         "version_key": stix_objects.c.version_key,
+        "time_key": time_key(conn),
         "added_at": stix_objects.c.added_at,
         "confidence": _confidence(conn),
         "created": _property(conn, "created"),
         "modified": _property(conn, "modified"),
         "last_seen": _last_seen(scope),
     }
+
+
+def time_key(conn: Connection) -> ColumnElement[str]:
+    """When the row's version was made, as a version key (`YYYY-MM-DDTHH:MM:SS.fffffffffZ`).
+
+    Its own `modified` (or `created`); for an object without either, which
+    is every SCO (STIX 2.1 gives them no timestamps), when this node stored
+    it: what MISP's timestamps and `min_score`'s age are counted from.
+    """
+    version_key = stix_objects.c.version_key
+    return case((version_key == "", _added_at_key(conn)), else_=version_key)
+
+
+def _added_at_key(conn: Connection) -> ColumnElement[str]:
+    added_at = stix_objects.c.added_at
+    seconds: ColumnElement[str]
+    if conn.dialect.name == "postgresql":
+        utc = func.timezone("UTC", added_at)
+        seconds = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US', type_=String)
+    else:
+        # SQLite holds it as text, `YYYY-MM-DD HH:MM:SS.ffffff` (SQLAlchemy's
+        # storage format, microseconds always written).
+        text = type_coerce(added_at, String)
+        seconds = func.substr(text, 1, 10, type_=String) + "T" + func.substr(text, 12, type_=String)
+    return seconds + "000Z"
 
 
 def _last_seen(scope: Scope) -> ColumnElement[str | None]:
@@ -306,22 +334,20 @@ class _ColumnConverter:
         return [(*row[:at], get(row[at]) or fill(row[at]), *row[after:]) for row in rows]
 
 
-_OBJECT_COLUMNS = (
-    stix_objects.c.pk,
-    stix_objects.c.stix_id,
-    stix_objects.c.type,
-    organisations.c.name,
-    stix_objects.c.tlp,
-    stix_objects.c.dist,
-    sharing_groups.c.name,
-    stix_objects.c.version_key,
-    stix_objects.c.data,
-)
-
-
-def _object_select() -> Any:
+def _object_select(conn: Connection) -> Any:
+    """The columns of `ObjectRow` (but its observables), in its order."""
     return (
-        select(*_OBJECT_COLUMNS)
+        select(
+            stix_objects.c.pk,
+            stix_objects.c.stix_id,
+            stix_objects.c.type,
+            organisations.c.name,
+            stix_objects.c.tlp,
+            stix_objects.c.dist,
+            sharing_groups.c.name,
+            time_key(conn),
+            stix_objects.c.data,
+        )
         .select_from(stix_objects)
         .join(organisations, organisations.c.id == stix_objects.c.owner_org_id)
         .outerjoin(sharing_groups, sharing_groups.c.id == stix_objects.c.group_id)
@@ -359,7 +385,7 @@ def object_pages(
     after = 0
     while True:
         query = (
-            _object_select()
+            _object_select(conn)
             .where(stix_objects.c.pk > after, *clauses)
             .order_by(stix_objects.c.pk)
             .limit(page_size)
@@ -408,7 +434,7 @@ def object_pages_of(
     clauses = _clauses(conn, scope)
     keys = iter(pks)
     while batch := list(itertools.islice(keys, min(page_size, _IN_CHUNK))):
-        query = _object_select().where(stix_objects.c.pk.in_(batch), *clauses)
+        query = _object_select(conn).where(stix_objects.c.pk.in_(batch), *clauses)
         rows = list(conn.execute(query.order_by(stix_objects.c.pk)))
         if not rows:
             continue
@@ -425,7 +451,7 @@ def objects_by_id(conn: Connection, scope: Scope, stix_ids: Sequence[str]) -> li
     found: list[ObjectRow] = []
     for start in range(0, len(wanted), _IN_CHUNK):
         query = (
-            _object_select()
+            _object_select(conn)
             .where(stix_objects.c.stix_id.in_(wanted[start : start + _IN_CHUNK]), *clauses)
             .order_by(stix_objects.c.pk)
         )
@@ -479,7 +505,7 @@ def _scored(conn: Connection, scope: Scope, rows: list[ObjectRow]) -> list[Objec
     for row in rows:
         if not row.observables:
             continue  # no value, no score: meets no minimum
-        refreshed = scores.refreshed_at(row.version_key, sighted.get(row.stix_id))
+        refreshed = scores.refreshed_at(row.time_key, sighted.get(row.stix_id))
         confidence = orjson.loads(row.data).get("confidence")
         kinds = {kind for kind, _ in row.observables}
         if scores.object_passes(minimum, confidence, kinds, refreshed, now):

@@ -25,9 +25,12 @@ def key_time(key: str) -> datetime:
     return datetime.strptime(key[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
 
 
-def refreshed_at(version_key: str, last_seen: str | None) -> datetime:
-    """When the object was last refreshed: its version or a later visible sighting."""
-    return key_time(max(version_key, last_seen or ""))
+def refreshed_at(time_key: str, last_seen: str | None) -> datetime:
+    """When the object was last refreshed: its version or a later visible sighting.
+
+    `time_key` is `repository.time_key`: an SCO's is when it was stored.
+    """
+    return key_time(max(time_key, last_seen or ""))
 
 
 def value_passes(

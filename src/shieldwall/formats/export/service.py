@@ -190,7 +190,7 @@ _FIELDS: dict[ExportFormat, tuple[str, ...]] = {
     ExportFormat.TXT: txt.FIELDS,
 }
 #: What scoring a value reads, after the format's own columns.
-_SCORE_FIELDS = ("confidence", "version_key", "last_seen")
+_SCORE_FIELDS = ("confidence", "time_key", "last_seen")
 
 Chunk = Sequence[Sequence[Any]]
 
