@@ -883,7 +883,11 @@ static PyObject *write_rows(PyObject *module, PyObject *args) {
                           &slow, &PyDict_Type, &others)) {
         return NULL;
     }
-    PyObject *sequence = PySequence_Fast(rows, "rows must be a sequence");
+    /* A tuple of its own, not the caller's list: the rows read ahead lend the
+     * window their text, and `slow` or `source` could change that list (clear
+     * it, replace a row) before the window is written. The tuple keeps every
+     * row, and so its text, alive until the end. */
+    PyObject *sequence = PySequence_Tuple(rows);
     if (sequence == NULL) {
         return NULL;
     }
@@ -919,8 +923,8 @@ static PyObject *write_rows(PyObject *module, PyObject *args) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
-    PyObject **items = PySequence_Fast_ITEMS(sequence);
+    Py_ssize_t count = PyTuple_GET_SIZE(sequence);
+    PyObject **items = &PyTuple_GET_ITEM(sequence, 0);
 
     for (Py_ssize_t start = 0; start < count; start += WINDOW) {
         Py_ssize_t size = count - start < WINDOW ? count - start : WINDOW;
