@@ -166,6 +166,9 @@ static int reserve(Buffer *out, size_t more) {
 }
 
 static int put(Buffer *out, const char *text, size_t length) {
+    if (length == 0) {
+        return 0; /* out->data may still be NULL: memcpy must not see it */
+    }
     if (reserve(out, length) < 0) {
         return -1;
     }
@@ -526,7 +529,8 @@ static int read_rule(PyObject *spec, Rule *rule) {
     return 0;
 }
 
-/* Reads `{kind: ((variant, pieces), ...)}`; the strings stay the dict's. */
+/* Reads `{kind: ((variant, pieces), ...)}`; the strings stay the dict's (`write_rows`
+ * gives it a copy of its own). */
 static int read_templates(PyObject *spec, Templates *templates) {
     templates->count = 0;
     templates->kinds = NULL;
@@ -891,14 +895,21 @@ static PyObject *write_rows(PyObject *module, PyObject *args) {
     if (sequence == NULL) {
         return NULL;
     }
-    Templates templates;
+    Templates templates = {0};
     Py_buffer taken = {0};
     Sids sids = {0};
     Sources sources = {.source = source};
     Buffer out = {0};
     Pending *window = NULL;
+    PyObject *spec_copy = NULL;
     PyObject *result = NULL;
-    if (read_templates(spec, &templates) < 0) {
+    /* Likewise a copy of the templates: they lend the loop their text, and the
+     * callbacks could replace an entry of the caller's dict. */
+    spec_copy = PyDict_Check(spec) ? PyDict_Copy(spec) : Py_NewRef(spec);
+    if (spec_copy == NULL) {
+        goto done;
+    }
+    if (read_templates(spec_copy, &templates) < 0) {
         goto done;
     }
     for (Py_ssize_t k = 0; k < templates.count; k++) {
@@ -945,6 +956,7 @@ done:
         PyBuffer_Release(&taken);
     }
     free_templates(&templates);
+    Py_XDECREF(spec_copy);
     Py_XDECREF(sources.found);
     Py_XDECREF(sources.owner);
     PyMem_Free(window);
