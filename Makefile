@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint typecheck pytest bench clean browsers
 
 # setup.py and the C sources: the compiled look-ups are built at install.
-$(STAMP): pyproject.toml setup.py $(wildcard src/shieldwall/match/_*.c)
+$(STAMP): pyproject.toml setup.py $(wildcard src/shieldwall/*/_*.c src/shieldwall/*/*/_*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
