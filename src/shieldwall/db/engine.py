@@ -26,6 +26,13 @@ _WRITE_CACHE_KIB = 262144
 #: with SQLite's default 4 KiB pages, 19.5 s with 16 KiB; fewer, fuller pages
 #: to split, cache and write back for the same rows and index entries.
 _PAGE_SIZE = 16384
+#: WAL pages after which a commit copies the WAL back into the database file
+#: (SQLite's default: 1,000). Imports of a few thousand objects each dirty
+#: index pages that the next imports dirty again; checkpointing less often
+#: writes them back once for several imports: the ESET MISP set repeated to
+#: 300,000 attributes, 31,200-31,600 against 32,100-32,200 per CPU-second. The
+#: WAL can grow to 128 MiB (at 16 KiB pages) between checkpoints.
+_CHECKPOINT_PAGES = 8192
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -49,6 +56,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute(f"PRAGMA page_size={_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute(f"PRAGMA cache_size=-{_READ_CACHE_KIB}")
