@@ -402,6 +402,55 @@ def address_template(kind: str) -> tuple[tuple[str, Pieces], ...]:
 
 Chunk = Sequence[Sequence[Any]]
 
+#: A format's domain rules: (domain, (message prefix, shown value), the
+#: variants' sids in order, rule tail) -> the rules' lines.
+DomainRules = Callable[[str, tuple[str, str], Sequence[int], str], Iterable[str]]
+#: A format's URL rule: ((host, target), message, sid, rule tail) -> its line.
+UrlRule = Callable[[tuple[str, str], str, int, str], str]
+
+
+def python_rules(
+    chunk: Chunk,
+    sids: SidAllocator,
+    context: RuleContext,
+    others: dict[str, int],
+    *,
+    domain_variants: tuple[bytes, ...],
+    domain_rules: DomainRules,
+    url_rule: UrlRule,
+) -> bytes:
+    """The rules of a chunk of rows of `suricata.FIELDS`, in Python: the reference of the templates.
+
+    One loop over the values with each kind's rules written in place: a
+    writer object per value was half of this loop's cost. A rule's sid key
+    is `stix id|kind|value|variant` (`domain_variants`: the domain rules'
+    key ends, in their order). Rows of other kinds are counted in `others`.
+    """
+    sid, variant_sids, parts = sids.sid, sids.variant_sids, context.parts
+    lines: list[str] = []
+    append, extend = lines.append, lines.extend
+    for kind, value, stix_id, owner, tlp, version_key in chunk:
+        if kind in ADDRESS_KINDS:
+            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+            ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
+            append(address_rule(kind, value, (prefix, shown), ip_sid, tail))
+        elif kind == "domain":
+            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+            domain_sids = variant_sids(f"{stix_id}|domain|{value}", domain_variants)
+            extend(domain_rules(value, (prefix, shown), domain_sids, tail))
+        elif kind == "url":
+            url = url_parts(value)
+            if url is not None:
+                prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
+                message = f"{prefix}{WHAT['url']} {shown}"
+                append(url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
+        else:
+            others[kind] = others.get(kind, 0) + 1
+    if not lines:
+        return b""
+    lines.append("")
+    return "\n".join(lines).encode()
+
 
 def write_chunks(
     chunks: Iterable[Chunk],

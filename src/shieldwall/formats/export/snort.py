@@ -171,36 +171,16 @@ TEMPLATES: rules.Templates = {
 def _python_rules(
     chunk: rules.Chunk, sids: rules.SidAllocator, context: RuleContext, others: dict[str, int]
 ) -> bytes:
-    """The rules of a chunk of rows of `FIELDS`, in Python: the reference of `TEMPLATES`.
-
-    One loop over the values with each kind's rules written in place (see
-    `suricata._python_rules`). A rule's sid key is `stix id|kind|value|variant`.
-    Rows of other kinds are counted in `others`.
-    """
-    sid, variant_sids, parts = sids.sid, sids.variant_sids, context.parts
-    lines: list[str] = []
-    append, extend = lines.append, lines.extend
-    for kind, value, stix_id, owner, tlp, version_key in chunk:
-        if kind in rules.ADDRESS_KINDS:
-            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-            ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
-            append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
-        elif kind == "domain":
-            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-            domain_sids = variant_sids(f"{stix_id}|domain|{value}", _VARIANTS)
-            extend(_domain_rules(value, (prefix, shown), domain_sids, tail))
-        elif kind == "url":
-            url = rules.url_parts(value)
-            if url is not None:
-                prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                message = f"{prefix}{rules.WHAT['url']} {shown}"
-                append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
-        else:
-            others[kind] = others.get(kind, 0) + 1
-    if not lines:
-        return b""
-    lines.append("")
-    return "\n".join(lines).encode()
+    """Snort's rules of a chunk, in Python: the reference of `TEMPLATES` (`rules.python_rules`)."""
+    return rules.python_rules(
+        chunk,
+        sids,
+        context,
+        others,
+        domain_variants=_VARIANTS,
+        domain_rules=_domain_rules,
+        url_rule=_url_rule,
+    )
 
 
 def write(

@@ -132,48 +132,29 @@ TEMPLATES: rules.Templates = {
 }
 
 
+def _domain_rules(name: str, message: tuple[str, str], sids: Sequence[int], tail: str) -> list[str]:
+    """The DNS, TLS and HTTP rules of a domain, given their sids in that order."""
+    prefix, shown = message
+    text, size = rules.content(name), _byte_length(name)
+    return [
+        f'{start}{prefix}{what}{shown}{middle}{size}; content:"{text}{end}{domain_sid}; {tail}'
+        for (start, what, middle, end), domain_sid in zip(_DOMAIN_TEMPLATES, sids, strict=True)
+    ]
+
+
 def _python_rules(
     chunk: rules.Chunk, sids: rules.SidAllocator, context: RuleContext, others: dict[str, int]
 ) -> bytes:
-    """The rules of a chunk of rows of `FIELDS`, in Python: the reference of `TEMPLATES`.
-
-    One loop over the values with the rule text of each kind written in
-    place: a writer function and a value object per value were half of
-    this loop's cost. A rule's sid key is `stix id|kind|value|variant`.
-    Rows of other kinds are counted in `others`.
-    """
-    sid, variant_sids, parts = sids.sid, sids.variant_sids, context.parts
-    content = rules.content
-    lines: list[str] = []
-    append = lines.append
-    for kind, value, stix_id, owner, tlp, version_key in chunk:
-        if kind in rules.ADDRESS_KINDS:
-            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-            ip_sid = sid(f"{stix_id}|{kind}|{value}|ip")
-            append(rules.address_rule(kind, value, (prefix, shown), ip_sid, tail))
-        elif kind == "domain":
-            prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-            name, size = content(value), _byte_length(value)
-            domain_sids = variant_sids(f"{stix_id}|domain|{value}", _DOMAIN_KEY_ENDS)
-            for (start, what, middle, end), domain_sid in zip(
-                _DOMAIN_TEMPLATES, domain_sids, strict=True
-            ):
-                append(
-                    f'{start}{prefix}{what}{shown}{middle}{size}; content:"{name}{end}'
-                    f"{domain_sid}; {tail}"
-                )
-        elif kind == "url":
-            url = rules.url_parts(value)
-            if url is not None:
-                prefix, shown, tail = parts(stix_id, value, owner, tlp, version_key)
-                message = f"{prefix}{rules.WHAT['url']} {shown}"
-                append(_url_rule(url, message, sid(f"{stix_id}|url|{value}|http"), tail))
-        else:
-            others[kind] = others.get(kind, 0) + 1
-    if not lines:
-        return b""
-    lines.append("")
-    return "\n".join(lines).encode()
+    """Suricata's rules of a chunk in Python: the reference of `TEMPLATES`."""
+    return rules.python_rules(
+        chunk,
+        sids,
+        context,
+        others,
+        domain_variants=_DOMAIN_KEY_ENDS,
+        domain_rules=_domain_rules,
+        url_rule=_url_rule,
+    )
 
 
 def write(
