@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from shieldwall.db.engine import make_engine, read_transaction
 from shieldwall.db.migrate import alembic_config, upgrade
 from shieldwall.demo.generate import indicators
+from shieldwall.errors import ShieldwallError
 from shieldwall.intel.ingest import IngestOptions, Mode, ingest_objects
 from shieldwall.members import bootstrap
 from shieldwall.members.model import Role
@@ -136,3 +137,23 @@ def test_a_new_sqlite_store_has_16_kib_pages_and_an_old_one_keeps_its_own(tmp_pa
             conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS u (y)")
             assert conn.exec_driver_sql("PRAGMA page_size").scalar_one() == expected
         engine.dispose()
+
+
+def test_a_migration_that_would_leave_a_broken_reference_changes_nothing(tmp_path: Path) -> None:
+    """The check after a SQLite migration refuses a store with a dangling reference, whole."""
+    path = tmp_path / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    command.downgrade(alembic_config(engine), "intel@-1")
+    engine.dispose()
+    with sqlite3.connect(path) as raw:  # foreign keys off: as another tool could write
+        raw.execute("INSERT INTO observables VALUES (42, 'ipv4', '1.2.3.4')")
+    engine = make_engine(f"sqlite:///{path}")
+    with pytest.raises(ShieldwallError, match="refers to a row of stix_objects"):
+        upgrade(engine)
+    with engine.connect() as conn:
+        indexes = conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'uq_stix_objects_version'"
+        ).scalar_one()
+    assert indexes == 0  # the migration was rolled back with the check
+    engine.dispose()

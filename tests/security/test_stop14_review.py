@@ -165,3 +165,18 @@ def test_a_misp_number_out_of_range_is_refused_not_a_server_error(
         headers={**coalition.auth("Sponsor A"), "Content-Type": "application/json"},
     )
     assert response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize("timestamp", ['"²"', '"' + "9" * 30 + '"', "9" * 19, "-1"])
+def test_a_feed_manifest_timestamp_out_of_range_is_bad_input(timestamp: str) -> None:
+    """A digit int() refuses, or a number past 64 bits, is the manifest's fault (400/exit 2)."""
+    from shieldwall.errors import BadInput
+    from shieldwall.formats.misp_feed import read_manifest
+
+    uuid = "5a1b2c3d-1111-4222-8333-444455556666"
+    manifest = f'{{"{uuid}": {{"timestamp": {timestamp}}}}}'.encode()
+    with pytest.raises(BadInput, match="numeric timestamp"):
+        read_manifest(manifest, "manifest.json")
+    assert read_manifest(orjson.dumps({uuid: {"timestamp": "1700000000"}}), "m") == {
+        uuid: 1700000000
+    }

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -26,14 +24,5 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Migrates the store to `revision` (every head: what every command does first)."""
     command.upgrade(alembic_config(engine), revision)
-
-
-def current_revisions(engine: Engine) -> set[str]:
-    with engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads())
-
-
-def is_up_to_date(engine: Engine) -> bool:
-    heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
-    return current_revisions(engine) == set(heads)

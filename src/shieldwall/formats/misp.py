@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,6 +74,14 @@ def load_events(data: bytes) -> list[dict[str, Any]]:
     return events
 
 
+#: Imports that have the collector paused now, and whether it was on before the
+#: first of them: imports run in threads of one process, and the collector is
+#: the process's (`_collector_paused`).
+_PAUSE_LOCK = threading.Lock()
+_pausers = 0
+_was_enabled = False
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a document's tree is built and untracked.
@@ -82,16 +91,23 @@ def _collector_paused() -> Iterator[None]:
     growing tree again, as every collection the mapping starts afterwards
     would: 18 of 127 ms CPU per ESET copy (3.5 MB) went to it
     (bench.misp_import, issue 4). A JSON tree holds no cycle, so nothing is
-    left uncollected. Turned back on only if it was on, so that a caller who
-    turned it off keeps it off.
+    left uncollected. The first of overlapping imports turns it off and the
+    last turns it back on, only if it was on: a caller who turned it off
+    keeps it off, and two imports in two threads cannot leave it off.
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    global _pausers, _was_enabled
+    with _PAUSE_LOCK:
+        if _pausers == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pausers += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _PAUSE_LOCK:
+            _pausers -= 1
+            if _pausers == 0 and _was_enabled:
+                gc.enable()
 
 
 def _collect(node: Any, events: list[dict[str, Any]], where: str) -> None:
@@ -123,15 +139,23 @@ def is_bare_event(node: dict[str, Any]) -> bool:
 _INTS: dict[str, int] = {}
 
 
+#: The most digits a number may have: every MISP number (an id, a level, an
+#: epoch timestamp) has far fewer, and more would pass JSON's 64-bit integers.
+_MAX_DIGITS = 18
+
+
 def _int(value: Any, default: int) -> int:
-    """MISP writes numbers as strings ("distribution": "1"); both are accepted."""
+    """MISP writes numbers as strings ("distribution": "1"); both are accepted.
+
+    Anything else, or a number of more than `_MAX_DIGITS` digits, is `default`.
+    """
     if isinstance(value, str):
         number = _INTS.get(value)
         if number is not None:
             return number
         text = value.strip()
         # isdecimal, not isdigit: "²" is a digit that int() refuses.
-        if not text.isdecimal():
+        if not text.isdecimal() or len(text) > _MAX_DIGITS:
             return default
         if len(_INTS) > 100_000:
             _INTS.clear()
@@ -139,9 +163,19 @@ def _int(value: Any, default: int) -> int:
         return number
     if isinstance(value, bool):
         return default
-    if isinstance(value, int):
+    if isinstance(value, int) and abs(value) < 10**_MAX_DIGITS:
         return value
     return default
+
+
+#: 9999-12-31T23:59:59Z, the last second a STIX timestamp (and a datetime) can hold.
+_LAST_EPOCH = 253_402_300_799
+
+
+def _epoch(value: Any, default: int) -> int:
+    """A MISP timestamp (seconds since 1970); `default` where it is none or past year 9999."""
+    number = _int(value, default)
+    return number if number <= _LAST_EPOCH else default
 
 
 def _bool(value: Any) -> bool:
@@ -256,7 +290,7 @@ class _Event:
         self.event = event
         self.uuid = uuid
         self.where = f"Event[{uuid}]"
-        self.timestamp = _int(event.get("timestamp"), 0)
+        self.timestamp = _epoch(event.get("timestamp"), 0)
         self.time = _stix_time(self.timestamp)
         self.distribution = _int(event.get("distribution"), 0)
         self.tags = _tag_names(event)
@@ -378,7 +412,7 @@ class _Event:
         value = attribute.get("value")
         if not isinstance(value, str):
             value = "" if value is None else str(value)
-        timestamp = _int(attribute.get("timestamp"), self.timestamp)
+        timestamp = _epoch(attribute.get("timestamp"), self.timestamp)
         to_ids = _bool(attribute.get("to_ids"))
         try:
             obj = self._attribute_object(uuid, misp_type, value, _stix_time(timestamp), to_ids)
@@ -503,7 +537,7 @@ class _Event:
         if problem is not None:
             self.conversion.refuse(self.index, stix_id, where, f"object reference {problem}")
             return None
-        time = _stix_time(_int(reference.get("timestamp"), self.timestamp))
+        time = _stix_time(_epoch(reference.get("timestamp"), self.timestamp))
         relationship = self._sdo("relationship", uuid, time) | {
             "relationship_type": relationship_type,
             "source_ref": source,

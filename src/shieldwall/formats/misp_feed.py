@@ -117,9 +117,11 @@ def read_manifest(data: bytes, where: str) -> dict[str, int]:
         if not _UUID_RE.fullmatch(uuid):
             raise BadInput(f"{uuid!r} is not an event uuid", where=f"{where}[{uuid!r}]")
         raw = summary.get("timestamp") if isinstance(summary, dict) else None
-        if isinstance(raw, str) and raw.strip().isdigit():
+        # isdecimal, not isdigit ("²" is a digit int() refuses); 18 digits at most,
+        # as the store keeps it in a 64-bit integer.
+        if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) <= 18:
             raw = int(raw)
-        if not isinstance(raw, int) or isinstance(raw, bool):
+        if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw < 10**18:
             raise BadInput("each event needs a numeric timestamp", where=f"{where}[{uuid}]")
         listed[uuid.lower()] = raw
     return listed

@@ -82,7 +82,7 @@ def test_rest_rows_are_value_rows_with_cheaper_columns(
             chain.from_iterable(repository.value_rows(conn, scope, fields, chunk=5, extra=extra))
         )
         chunks = list(misp_rows.rest_rows(conn, scope, chunk=3, extra=extra, scored=scored))
-        owners = misp_rows.owner_names(conn)
+        owners = repository.OrganisationNames(conn)
     assert len(expected) > 3 * 2, "the store should span several chunks"
     assert all(0 < len(chunk) <= 3 for chunk in chunks)
     found = []

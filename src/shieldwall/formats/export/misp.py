@@ -468,7 +468,7 @@ class _RestWriter:
     (`type--UUID`, lowercase letters, digits and hyphens), so none has
     anything to escape (escaping them anyway cost 0.05 s of CPU per million
     values). `owners` names the owners of the rows by id
-    (`misp_rows.owner_names`).
+    (`repository.OrganisationNames`).
     """
 
     def __init__(self, owners: Mapping[int, str]) -> None:
@@ -635,7 +635,7 @@ def _rest_batches(
         extra.append(~_from_misp())
     chunk = min(page_size, _REST_CHUNK)
     chunks = misp_rows.rest_rows(conn, scope, chunk=chunk, extra=extra, scored=scoring)
-    writer = _RestWriter(misp_rows.owner_names(conn))
+    writer = _RestWriter(repository.OrganisationNames(conn))
     for rows in _whole_objects(chunks):
         if from_misp is not None and from_misp.count:
             rows = [row for row in rows if row[0] not in from_misp]

@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, cast, null, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, cast, null
 
 from shieldwall.formats.export import repository
 from shieldwall.formats.export.repository import Scope
 from shieldwall.intel.tables import observables, stix_objects
-from shieldwall.members.tables import organisations
 
 #: The columns of a rest row, in order (`marking`: see `packed_marking`).
 REST_COLUMNS = ("pk", "stix_id", "marking", "time_key", "kind", "value")
@@ -89,10 +88,4 @@ def rest_rows(
     """
     # The package's one driver-tuple reader (its PostgreSQL server-side cursor,
     # its conversions), not a second copy of it.
-    return repository._driver_chunks(conn, rest_query(conn, scope, extra, scored=scored), chunk)
-
-
-def owner_names(conn: Connection) -> dict[int, str]:
-    """Every organisation's name by id: the owners the rest rows name by id (a few dozen)."""
-    rows = conn.execute(select(organisations.c.id, organisations.c.name))
-    return {int(org_id): str(name) for org_id, name in rows}
+    return repository.driver_chunks(conn, rest_query(conn, scope, extra, scored=scored), chunk)

@@ -5,7 +5,7 @@ policy's SQL filter, so an export can never read a row its caller may not see.
 Bulk reads are one query each, streamed in chunks (`yield_per`; a server-side
 cursor on PostgreSQL), reading only the columns the format needs, so memory
 stays flat whatever the size of the store; they hand out the driver's own
-tuples rather than SQLAlchemy rows (see `_driver_chunks`). Object pages with
+tuples rather than SQLAlchemy rows (see `driver_chunks`). Object pages with
 their observables are keyset pages (`pk > last`).
 """
 
@@ -180,7 +180,7 @@ def value_rows(
     Only the columns asked for are read: what a row costs is mostly the
     columns it carries.
     """
-    return _driver_chunks(conn, value_query(conn, scope, fields, extra), chunk)
+    return driver_chunks(conn, value_query(conn, scope, fields, extra), chunk)
 
 
 def value_query(
@@ -236,14 +236,14 @@ def object_data(
         .where(*_clauses(conn, scope), *extra)
         .order_by(stix_objects.c.pk)
     )
-    return _driver_chunks(conn, query, chunk)
+    return driver_chunks(conn, query, chunk)
 
 
 #: Distinct raw values whose converted value is remembered, per column (flat memory).
 _CONVERTED_CACHE = 4096
 
 
-def _driver_chunks(
+def driver_chunks(
     conn: Connection, query: Select[Any], chunk: int
 ) -> Iterator[Sequence[tuple[Any, ...]]]:
     """The rows of `query`, `chunk` at a time, as the driver's own tuples.
@@ -415,7 +415,7 @@ def flagged_pks(
         .where(*_clauses(conn, scope), or_(*flags))
         .order_by(stix_objects.c.pk)
     )
-    return _driver_chunks(conn, query, chunk)
+    return driver_chunks(conn, query, chunk)
 
 
 def object_pages_of(
