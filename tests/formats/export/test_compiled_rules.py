@@ -167,9 +167,9 @@ def _counting(module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     reference: Callable[..., bytes] = module._python_rules
 
-    def counted(chunk: Sequence[Sequence[Any]], **state: Any) -> bytes:
+    def counted(chunk: Sequence[Sequence[Any]], *state: Any) -> bytes:
         calls.append(len(chunk))
-        return reference(chunk, **state)
+        return reference(chunk, *state)
 
     monkeypatch.setattr(module, "_python_rules", counted)
     return calls

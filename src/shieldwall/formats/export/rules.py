@@ -452,6 +452,44 @@ def python_rules(
     return "\n".join(lines).encode()
 
 
+#: A format's Python rules (`python_rules` with its domain and URL rules): the reference.
+FormatRules = Callable[[Chunk, SidAllocator, RuleContext, dict[str, int]], bytes]
+
+
+def write_format(
+    chunks: Iterable[Chunk],
+    sid_base: int,
+    owner_names: Mapping[int, str] | None,
+    *,
+    header: bytes,
+    templates: Templates,
+    python_rules: FormatRules,
+    closing: Callable[[dict[str, int]], Iterable[bytes]],
+    compiled: bool,
+) -> Iterator[bytes]:
+    """A rule format's whole export: `header`, the rules of every chunk, then `closing`.
+
+    `closing` is given the counts of the values of kinds without rules of
+    their own. `owner_names`: organisation names by id, for rows that carry
+    owner ids (None: the rows carry the names).
+    """
+    sids = SidAllocator(sid_base)
+    context = RuleContext(owner_names)
+    others: dict[str, int] = {}
+
+    def reference(chunk: Chunk) -> bytes:
+        return python_rules(chunk, sids, context, others)
+
+    try:
+        yield header
+        yield from write_chunks(
+            chunks, reference, templates, sids, context, others, compiled=compiled
+        )
+        yield from closing(others)
+    finally:
+        sids.close()
+
+
 def write_chunks(
     chunks: Iterable[Chunk],
     python_rules: Callable[[Chunk], bytes],

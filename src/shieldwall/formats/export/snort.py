@@ -14,7 +14,6 @@ Suricata (see `rules`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import partial
 from typing import Any
 
 from shieldwall.formats.export import rules
@@ -196,16 +195,18 @@ def write(
     `owner_names`: organisation names by id, for rows that carry owner ids
     (None: the rows carry the names).
     """
-    sids = rules.SidAllocator(sid_base)
-    context = RuleContext(owner_names)
-    skipped: dict[str, int] = {}
-    python_rules = partial(_python_rules, sids=sids, context=context, others=skipped)
-    try:
-        yield b"# shieldwall export: Snort rules (stable sids; see docs)\n"
-        yield from rules.write_chunks(
-            chunks, python_rules, TEMPLATES, sids, context, skipped, compiled=compiled
-        )
-        for kind, count in sorted(skipped.items()):
-            yield f"# {count} {kind} value(s) left out: Snort rules cannot match them\n".encode()
-    finally:
-        sids.close()
+    return rules.write_format(
+        chunks,
+        sid_base,
+        owner_names,
+        header=b"# shieldwall export: Snort rules (stable sids; see docs)\n",
+        templates=TEMPLATES,
+        python_rules=_python_rules,
+        closing=_left_out,
+        compiled=compiled,
+    )
+
+
+def _left_out(skipped: dict[str, int]) -> Iterator[bytes]:
+    for kind, count in sorted(skipped.items()):
+        yield f"# {count} {kind} value(s) left out: Snort rules cannot match them\n".encode()

@@ -171,17 +171,20 @@ def write(
     `owner_names`: organisation names by id, for rows that carry owner ids
     (None: the rows carry the names).
     """
-    sids = rules.SidAllocator(sid_base)
-    context = RuleContext(owner_names)
-    others: dict[str, int] = {}
-    python_rules = partial(_python_rules, sids=sids, context=context, others=others)
-    try:
-        yield b"# shieldwall export: Suricata rules (stable sids; see docs)\n"
-        yield from rules.write_chunks(
-            chunks, python_rules, TEMPLATES, sids, context, others, compiled=compiled
-        )
-        for kind in HASH_KEYWORDS:
-            if kind in others:
-                yield (hash_rule(kind, sid_base) + "\n").encode()
-    finally:
-        sids.close()
+    return rules.write_format(
+        chunks,
+        sid_base,
+        owner_names,
+        header=b"# shieldwall export: Suricata rules (stable sids; see docs)\n",
+        templates=TEMPLATES,
+        python_rules=_python_rules,
+        closing=partial(_hash_rules, sid_base),
+        compiled=compiled,
+    )
+
+
+def _hash_rules(sid_base: int, others: dict[str, int]) -> Iterator[bytes]:
+    """One rule per hash algorithm with a value (`hash_rule`), in `HASH_KEYWORDS` order."""
+    for kind in HASH_KEYWORDS:
+        if kind in others:
+            yield (hash_rule(kind, sid_base) + "\n").encode()
