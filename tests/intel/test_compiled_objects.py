@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,7 +28,6 @@ from shieldwall.intel import ingest
 from shieldwall.intel.ingest import _observables_of, _search_text
 from shieldwall.intel.patterns import PatternError
 from shieldwall.intel.stix import SCO_TYPES, ObjectInvalid, check_object
-from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.skipif(
     not ingest.COMPILED and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
@@ -289,15 +289,16 @@ def test_compiled_object_answers_as_the_reference(obj: dict[str, Any]) -> None:
     assert row == _reference_row(obj, 4, 2)
 
 
-def _eset_objects() -> list[dict[str, Any]]:
-    files = sorted((SHARED_DATA / "misp" / "eset").rglob("*.json"))
-    if not files:
-        pytest.skip("SKIPPING: ../shared/data/misp/eset is absent")
+def _eset_objects(shared_data: Path) -> list[dict[str, Any]]:
+    files = sorted((shared_data / "misp" / "eset").rglob("*.json"))
+    assert files, f"{shared_data} holds no misp/eset events"
     events = [event for path in files for event in misp.load_events(path.read_bytes())]
     return list(misp.EventMapper(Conversion(source="eset", strict=False)).objects(events))
 
 
-def test_compiled_path_takes_the_eset_import_but_references_through_a_value() -> None:
+def test_compiled_path_takes_the_eset_import_but_references_through_a_value(
+    shared_data: Path,
+) -> None:
     """What a MISP import is made of goes the compiled path, answering as the reference.
 
     Left to Python: indicators comparing a reference's value (`domain|ip`),
@@ -305,7 +306,7 @@ def test_compiled_path_takes_the_eset_import_but_references_through_a_value() ->
     """
     assert ingest._compiled is not None
     left = []
-    for index, obj in enumerate(_eset_objects()):
+    for index, obj in enumerate(_eset_objects(shared_data)):
         row = ingest._compiled.prepare_row(obj, index, 1)
         if row is None:
             left.append(obj)
@@ -391,7 +392,7 @@ def test_untrack_tree_leaves_other_containers_alone_and_ends_on_a_cycle() -> Non
     assert ingest._compiled is not None
 
     class Mapping(dict[str, Any]):
-        pass
+        """Not a plain dict: untrack_tree must leave it (and what it holds) tracked."""
 
     inner = {"x": [1]}
     held = Mapping(inner=inner)
