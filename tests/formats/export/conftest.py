@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
 
+from shieldwall.db.engine import read_transaction
+from shieldwall.intel.tables import stix_objects
+from shieldwall.members import bootstrap
 from shieldwall.members.model import Role
+from shieldwall.sharing.policy import Marking, can_read
+from shieldwall.sharing.tlp import TLP, DistKind
 from tests.factories import Coalition, bundle, indicator, stix_id
 from tests.intel.store import post_bundle
 
@@ -73,3 +79,22 @@ def stock(client: TestClient, coalition: Coalition) -> Stored:
 @pytest.fixture
 def stored(client: TestClient, coalition: Coalition) -> Stored:
     return stock(client, coalition)
+
+
+def visibility(engine: Engine, org: str, stored: Stored) -> dict[str, bool]:
+    """Whether the policy's predicate lets `org` read each stored object, by id."""
+    with read_transaction(engine) as conn:
+        principal = bootstrap.principal_for(conn, org, Role.READER)
+        rows = conn.execute(
+            select(
+                stix_objects.c.stix_id,
+                stix_objects.c.owner_org_id,
+                stix_objects.c.tlp,
+                stix_objects.c.dist,
+                stix_objects.c.group_id,
+            ).where(stix_objects.c.stix_id.in_(list(stored.values)))
+        ).all()
+    return {
+        sid: can_read(principal, Marking(owner, TLP(tlp), DistKind(dist), group))
+        for sid, owner, tlp, dist, group in rows
+    }

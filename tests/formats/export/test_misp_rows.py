@@ -16,10 +16,9 @@ from shieldwall.formats.export.repository import Scope
 from shieldwall.intel.tables import stix_objects
 from shieldwall.members import bootstrap
 from shieldwall.members.model import Role
-from shieldwall.sharing.policy import Marking, can_read
 from shieldwall.sharing.tlp import TLP, DistKind
 from tests.factories import ORGS, Coalition, bundle
-from tests.formats.export.conftest import Stored
+from tests.formats.export.conftest import Stored, visibility
 from tests.intel.store import post_bundle
 
 #: `repository.value_rows` fields holding what `misp_rows.REST_COLUMNS` holds.
@@ -35,31 +34,11 @@ def _rest_ids(engine: Engine, org: str) -> set[str]:
         return {row[1] for row in chain.from_iterable(chunks)}
 
 
-def _readable_ids(engine: Engine, org: str) -> set[str]:
-    """What the policy's predicate lets `org` read, object by object."""
-    with read_transaction(engine) as conn:
-        principal = bootstrap.principal_for(conn, org, Role.READER)
-        rows = conn.execute(
-            select(
-                stix_objects.c.stix_id,
-                stix_objects.c.owner_org_id,
-                stix_objects.c.tlp,
-                stix_objects.c.dist,
-                stix_objects.c.group_id,
-            ).where(stix_objects.c.type == "indicator")
-        ).all()
-    return {
-        stix_id
-        for stix_id, owner, tlp, dist, group in rows
-        if can_read(principal, Marking(owner, TLP(tlp), DistKind(dist), group))
-    }
-
-
 @pytest.mark.parametrize("org", list(ORGS))
 def test_rest_rows_are_exactly_the_objects_the_caller_may_read(
     engine: Engine, client: TestClient, coalition: Coalition, stored: Stored, org: str
 ) -> None:
-    readable = _readable_ids(engine, org)
+    readable = {stix_id for stix_id, seen in visibility(engine, org, stored).items() if seen}
     assert set(stored.values) - readable, "some objects should be hidden from every member"
     assert _rest_ids(engine, org) == readable
 

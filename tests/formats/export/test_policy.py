@@ -7,16 +7,11 @@ import zipfile
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from shieldwall.db.engine import read_transaction
-from shieldwall.intel.tables import stix_objects
-from shieldwall.members import bootstrap
 from shieldwall.members.model import Role
-from shieldwall.sharing.policy import Marking, can_read
-from shieldwall.sharing.tlp import TLP, DistKind
 from tests.factories import ORGS, Coalition
-from tests.formats.export.conftest import Stored
+from tests.formats.export.conftest import Stored, visibility
 
 FORMATS = ["stix21", "misp", "misp-feed", "suricata", "snort", "zeek", "csv"]
 TXT_TYPES = ["ipv4", "domain", "url", "md5", "sha256"]
@@ -33,29 +28,11 @@ def _body(client: TestClient, headers: dict[str, str], **params: str) -> str:
     return response.text
 
 
-def _visibility(engine: Engine, org: str, stored: Stored) -> dict[str, bool]:
-    with read_transaction(engine) as conn:
-        principal = bootstrap.principal_for(conn, org, Role.READER)
-        rows = conn.execute(
-            select(
-                stix_objects.c.stix_id,
-                stix_objects.c.owner_org_id,
-                stix_objects.c.tlp,
-                stix_objects.c.dist,
-                stix_objects.c.group_id,
-            ).where(stix_objects.c.stix_id.in_(list(stored.values)))
-        ).all()
-    return {
-        sid: can_read(principal, Marking(owner, TLP(tlp), DistKind(dist), group))
-        for sid, owner, tlp, dist, group in rows
-    }
-
-
 @pytest.mark.parametrize("org", list(ORGS))
 def test_no_format_reveals_a_value_the_caller_may_not_see(
     engine: Engine, client: TestClient, coalition: Coalition, stored: Stored, org: str
 ) -> None:
-    visible = _visibility(engine, org, stored)
+    visible = visibility(engine, org, stored)
     assert len(visible) == len(stored.values)
     headers = coalition.auth(org, Role.READER)
     bodies = {fmt: _body(client, headers, format=fmt) for fmt in FORMATS}
