@@ -214,14 +214,21 @@ def test_compiled_indicator_answers_as_the_reference(obj: dict[str, Any]) -> Non
 
 
 def _reference_row(obj: dict[str, Any], index: int, tlp: int) -> tuple[Any, ...]:
-    """The tuple `Ingestor._prepare` makes of an object (given a TLP)."""
-    stix_id, version_key, refs, found, revoked, text = _reference(obj) or ()
+    """The tuple `Ingestor._prepare` makes of an indicator (given a TLP)."""
+    return prepared_row(obj, index, tlp, "indicator", _reference(obj) or ())
+
+
+def prepared_row(
+    obj: dict[str, Any], index: int, tlp: int, stix_type: str, checked: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """`Ingestor._prepare`'s tuple of an object, from the reference's checked fields."""
+    stix_id, version_key, refs, found, revoked, text = checked
     data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     return (
         index,
         stix_id,
-        "indicator",
+        stix_type,
         version_key,
         refs,
         found,

@@ -12,7 +12,6 @@ objects here are built from pieces that reach the edges of its checks.
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from shieldwall.intel import ingest
 from shieldwall.intel.ingest import _observables_of, _search_text
 from shieldwall.intel.patterns import PatternError
 from shieldwall.intel.stix import SCO_TYPES, ObjectInvalid, check_object
+from tests.intel.test_compiled_ingest import prepared_row
 
 pytestmark = pytest.mark.skipif(
     not ingest.COMPILED and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
@@ -243,22 +243,8 @@ def _reference(obj: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
 def _reference_row(obj: dict[str, Any], index: int, tlp: int) -> tuple[Any, ...]:
     reference = _reference(obj)
     assert reference is not None
-    stix_type, (stix_id, version_key, refs, found, revoked, text) = reference
-    data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    return (
-        index,
-        stix_id,
-        stix_type,
-        version_key,
-        refs,
-        found,
-        revoked,
-        text,
-        digest,
-        data.decode(),
-        tlp,
-    )
+    stix_type, fields = reference
+    return prepared_row(obj, index, tlp, stix_type, fields)
 
 
 @settings(max_examples=4000, deadline=None)
