@@ -18,16 +18,14 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from shieldwall.db.engine import make_engine, read_transaction
+from shieldwall.db.engine import make_engine
 from shieldwall.db.migrate import alembic_config, upgrade
 from shieldwall.demo.generate import indicators
 from shieldwall.errors import ShieldwallError
-from shieldwall.intel.ingest import IngestOptions, Mode, ingest_objects
-from shieldwall.members import bootstrap
-from shieldwall.members.model import Role
-from shieldwall.sharing.tlp import TLP, DistKind, Distribution
+from shieldwall.intel.ingest import Mode, ingest_objects
 from tests.conftest import PG_URL, _pg_reachable
 from tests.factories import build_coalition
+from tests.intel.store import ingest_options
 
 _TABLES = ("stix_objects", "observables", "correlation_keys")
 
@@ -65,16 +63,7 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 
 def _import(engine: Engine, count: int, seed: int) -> None:
-    with read_transaction(engine) as conn:
-        principal = bootstrap.principal_for(conn, "Sponsor A", Role.ANALYST)
-    assert principal.org_id is not None
-    options = IngestOptions(
-        principal=principal,
-        owner_org_id=principal.org_id,
-        default_tlp=TLP.GREEN,
-        distribution=Distribution(DistKind.ORG),
-        mode=Mode.STRICT,
-    )
+    options = ingest_options(engine, "Sponsor A", Mode.STRICT)
     ingest_objects(engine, lambda: indicators(count, seed=seed), options)
 
 

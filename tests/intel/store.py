@@ -14,7 +14,12 @@ import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from shieldwall.db.engine import read_transaction
+from shieldwall.intel.ingest import IngestOptions, Mode
 from shieldwall.intel.tables import observables, stix_objects
+from shieldwall.members import bootstrap
+from shieldwall.members.model import Role
+from shieldwall.sharing.tlp import TLP, DistKind, Distribution
 
 
 @dataclass(frozen=True)
@@ -50,3 +55,18 @@ def post_bundle(
 def report_counts(report: dict[str, Any]) -> tuple[int, int, int, int]:
     """(created, new_versions, unchanged, rejected) of an import report."""
     return (report["created"], report["new_versions"], report["unchanged"], report["rejected"])
+
+
+def ingest_options(engine: Engine, org: str, mode: Mode, batch_size: int = 5000) -> IngestOptions:
+    """What an analyst of `org` imports with: TLP green by default, for the organisation only."""
+    with read_transaction(engine) as conn:
+        principal = bootstrap.principal_for(conn, org, Role.ANALYST)
+    assert principal.org_id is not None
+    return IngestOptions(
+        principal=principal,
+        owner_org_id=principal.org_id,
+        default_tlp=TLP.GREEN,
+        distribution=Distribution(DistKind.ORG),
+        mode=mode,
+        batch_size=batch_size,
+    )

@@ -17,15 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from shieldwall.db.engine import read_transaction
 from shieldwall.demo.generate import indicators
 from shieldwall.intel import ingest, repository
 from shieldwall.intel.ingest import ImportAborted, IngestOptions, Mode, ingest_objects
-from shieldwall.members import bootstrap
-from shieldwall.members.model import Role
-from shieldwall.sharing.tlp import TLP, DistKind, Distribution
 from tests.factories import Coalition
-from tests.intel.store import Rows, rows
+from tests.intel.store import Rows, ingest_options, rows
 
 
 def _schema(engine: Engine) -> list[tuple[Any, ...]]:
@@ -41,17 +37,7 @@ def _schema(engine: Engine) -> list[tuple[Any, ...]]:
 
 
 def _options(engine: Engine, mode: Mode, batch_size: int = 3) -> IngestOptions:
-    with read_transaction(engine) as conn:
-        principal = bootstrap.principal_for(conn, "Sponsor A", Role.ANALYST)
-    assert principal.org_id is not None
-    return IngestOptions(
-        principal=principal,
-        owner_org_id=principal.org_id,
-        default_tlp=TLP.GREEN,
-        distribution=Distribution(DistKind.ORG),
-        mode=mode,
-        batch_size=batch_size,
-    )
+    return ingest_options(engine, "Sponsor A", mode, batch_size)
 
 
 def test_first_import_leaves_the_schema_as_migrated(engine: Engine, coalition: Coalition) -> None:

@@ -24,14 +24,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from shieldwall.db.engine import read_transaction
-from shieldwall.intel.ingest import ImportAborted, IngestOptions, Mode, ingest_objects
+from shieldwall.intel.ingest import ImportAborted, Mode, ingest_objects
 from shieldwall.intel.tables import stix_objects
-from shieldwall.members import bootstrap
-from shieldwall.members.model import Role
 from shieldwall.members.tables import organisations
-from shieldwall.sharing.tlp import TLP, DistKind, Distribution
 from tests.factories import Coalition, indicator
+from tests.intel.store import ingest_options
 from tests.security.helpers import wipe_objects
 
 IDS = (
@@ -155,18 +152,7 @@ imports_st = st.builds(
 
 
 def run_import(engine: Engine, done: Import) -> None:
-    owner = OWNERS[done.owner_at]
-    with read_transaction(engine) as conn:
-        principal = bootstrap.principal_for(conn, owner, Role.ANALYST)
-    assert principal.org_id is not None
-    options = IngestOptions(
-        principal=principal,
-        owner_org_id=principal.org_id,
-        default_tlp=TLP.GREEN,
-        distribution=Distribution(DistKind.ORG),
-        mode=done.mode,
-        batch_size=done.batch_size,
-    )
+    options = ingest_options(engine, OWNERS[done.owner_at], done.mode, done.batch_size)
     objects = [v.obj() for v in done.versions]
     if done.define_marking:
         objects.append(MARKING_DEFINITION)  # after the objects that refer to it
