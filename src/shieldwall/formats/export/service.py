@@ -222,15 +222,10 @@ def _without_warninglisted(
         return
     missing = set(presence_only)
     for chunk in chunks:
-        first = _first_unlisted(chunk, index, kind_at, value_at, missing) if missing else None
-        if first:
-            rows = [
-                row
-                for at, row in enumerate(chunk)
-                if row[kind_at] not in presence_only or at in first
-            ]
-        else:
-            rows = [row for row in chunk if row[kind_at] not in presence_only]
+        first = _first_unlisted(chunk, index, kind_at, value_at, missing) if missing else set()
+        rows = [
+            row for at, row in enumerate(chunk) if row[kind_at] not in presence_only or at in first
+        ]
         yield unlisted(rows, kind_at, value_at)
 
 
