@@ -172,7 +172,7 @@ def _int(value: Any, default: int) -> int:
 _LAST_EPOCH = 253_402_300_799
 
 
-def _epoch(value: Any, default: int) -> int:
+def epoch(value: Any, default: int) -> int:
     """A MISP timestamp (seconds since 1970); `default` where it is none or past year 9999."""
     number = _int(value, default)
     return number if number <= _LAST_EPOCH else default
@@ -290,7 +290,7 @@ class _Event:
         self.event = event
         self.uuid = uuid
         self.where = f"Event[{uuid}]"
-        self.timestamp = _epoch(event.get("timestamp"), 0)
+        self.timestamp = epoch(event.get("timestamp"), 0)
         self.time = _stix_time(self.timestamp)
         self.distribution = _int(event.get("distribution"), 0)
         self.tags = _tag_names(event)
@@ -300,7 +300,6 @@ class _Event:
         self.refs: list[str] = []
         #: MISP uuid (attribute or object) -> the STIX id standing for it.
         self.stix_ids: dict[str, str] = {}
-        self.add_origin = conversion.origins.append
 
     def objects(self) -> Iterator[dict[str, Any]]:
         if self.identity is not None:
@@ -317,8 +316,7 @@ class _Event:
         yield self._emit(self._report(), self.where)
 
     def _emit(self, obj: dict[str, Any], location: str) -> dict[str, Any]:
-        # Conversion.emitted without its call: this runs once per object.
-        self.add_origin((self.index, location))
+        self.conversion.emitted(self.index, location)
         return obj
 
     # -- the event itself
@@ -412,7 +410,7 @@ class _Event:
         value = attribute.get("value")
         if not isinstance(value, str):
             value = "" if value is None else str(value)
-        timestamp = _epoch(attribute.get("timestamp"), self.timestamp)
+        timestamp = epoch(attribute.get("timestamp"), self.timestamp)
         to_ids = _bool(attribute.get("to_ids"))
         try:
             obj = self._attribute_object(uuid, misp_type, value, _stix_time(timestamp), to_ids)
@@ -537,7 +535,7 @@ class _Event:
         if problem is not None:
             self.conversion.refuse(self.index, stix_id, where, f"object reference {problem}")
             return None
-        time = _stix_time(_epoch(reference.get("timestamp"), self.timestamp))
+        time = _stix_time(epoch(reference.get("timestamp"), self.timestamp))
         relationship = self._sdo("relationship", uuid, time) | {
             "relationship_type": relationship_type,
             "source_ref": source,

@@ -31,7 +31,7 @@ from shieldwall.config import Settings
 from shieldwall.db.base import utcnow
 from shieldwall.db.engine import read_transaction, write_transaction
 from shieldwall.errors import BadInput
-from shieldwall.formats import repository
+from shieldwall.formats import misp, repository
 from shieldwall.formats.detect import Format
 from shieldwall.formats.service import FormatRequest, import_stream
 from shieldwall.intel.ingest import ImportAborted, ImportReport
@@ -117,13 +117,11 @@ def read_manifest(data: bytes, where: str) -> dict[str, int]:
         if not _UUID_RE.fullmatch(uuid):
             raise BadInput(f"{uuid!r} is not an event uuid", where=f"{where}[{uuid!r}]")
         raw = summary.get("timestamp") if isinstance(summary, dict) else None
-        # isdecimal, not isdigit ("²" is a digit int() refuses); 18 digits at most,
-        # as the store keeps it in a 64-bit integer.
-        if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) <= 18:
-            raw = int(raw)
-        if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw < 10**18:
+        # Read as an event's own timestamp is read (`misp.epoch`); -1 for none.
+        timestamp = misp.epoch(raw, -1)
+        if timestamp < 0:
             raise BadInput("each event needs a numeric timestamp", where=f"{where}[{uuid}]")
-        listed[uuid.lower()] = raw
+        listed[uuid.lower()] = timestamp
     return listed
 
 
