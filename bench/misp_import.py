@@ -9,6 +9,11 @@ What is measured:
   input, a list of events, one transaction; every copy gets fresh UUIDs so
   nothing is deduplicated away. Generating a copy is not timed.
 - `shieldwall (conversion only)`: the MISP -> STIX mapping alone.
+- `storage floor`: the rows our import stored (objects, observables,
+  correlation keys), inserted again into a second fresh store with the same
+  schema, indexes and settings by the driver's `executemany`, one transaction
+  per copy as before. Reading the rows back is not timed. It is what storing
+  alone costs, the bound any parser or mapper, however fast, stays under.
 - `misp-stix`: `MISPtoSTIX21Parser.parse_misp_event()` on the same events
   (`--peer-sample` copies of the set; it is too slow to run on all of them),
   conversion only, no storage: the comparison favours the peer.
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import re
 import tempfile
 import time
@@ -28,9 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import Engine, text
 
 from shieldwall.config import Settings
-from shieldwall.db.engine import make_engine, read_transaction
+from shieldwall.db.engine import make_engine, read_transaction, write_transaction
 from shieldwall.db.migrate import upgrade
 from shieldwall.formats import misp
 from shieldwall.formats.common import Conversion
@@ -69,8 +76,6 @@ def copies(template: bytes, count: int) -> Iterator[bytes]:
 def _store(directory: Path) -> tuple[Any, FormatRequest]:
     engine = make_engine(f"sqlite:///{directory / 'bench.db'}")
     upgrade(engine)
-    from shieldwall.db.engine import write_transaction
-
     with write_transaction(engine) as conn:
         bootstrap.init_node(conn, "Bench", None)
     with read_transaction(engine) as conn:
@@ -79,29 +84,92 @@ def _store(directory: Path) -> tuple[Any, FormatRequest]:
     return engine, request
 
 
-def measure_shieldwall(template: bytes, count: int, per_copy: int) -> dict[str, float]:
+def measure_shieldwall(template: bytes, count: int, per_copy: int) -> list[dict[str, float]]:
+    """Our import, then the storage floor of the same rows (see the module's docstring)."""
     settings = Settings(database_url="sqlite://", max_body_bytes=1 << 31)
     with tempfile.TemporaryDirectory() as directory:
         engine, request = _store(Path(directory))
         elapsed = cpu = 0.0
         rejected = 0
+        bounds = [_last_pk(engine)]
         for data in copies(template, count):
             started, started_cpu = time.perf_counter(), time.process_time()
             report = import_stream(engine, settings, request, io.BytesIO(data), "bench")
             elapsed += time.perf_counter() - started
             cpu += time.process_time() - started_cpu
             rejected += len(report.rejected)
+            bounds.append(_last_pk(engine))
+        floor = _store_again(engine, bounds, Path(directory) / "floor")
         engine.dispose()
     attributes = per_copy * count
     # CPU time is given beside wall time: on a shared machine the wall clock
     # also counts the other processes' turns.
-    return {
+    ours = {
         "attributes": attributes,
         "seconds": elapsed,
         "rate": attributes / elapsed,
         "cpu_rate": attributes / cpu,
         "rejected": rejected,
     }
+    floor_seconds, floor_cpu = floor
+    return [
+        ours,
+        {
+            "attributes": attributes,
+            "seconds": floor_seconds,
+            "rate": attributes / floor_seconds,
+            "cpu_rate": attributes / floor_cpu,
+        },
+    ]
+
+
+def _last_pk(engine: Engine) -> int:
+    with read_transaction(engine) as conn:
+        return int(conn.execute(text("SELECT COALESCE(MAX(pk), 0) FROM stix_objects")).scalar_one())
+
+
+#: What an import writes per object, and the column that ties each row to it.
+_FLOOR_TABLES = (
+    ("stix_objects", "pk"),
+    ("observables", "object_pk"),
+    ("correlation_keys", "object_pk"),
+)
+
+
+def _store_again(source: Engine, bounds: list[int], directory: Path) -> tuple[float, float]:
+    """Inserts each import's rows into a fresh store, one transaction per import: (wall, CPU) s."""
+    directory.mkdir()
+    target, _ = _store(directory)
+    reader = source.raw_connection()
+    # Not timed: lets each import's correlation keys be read back by range.
+    reader.execute("CREATE INDEX bench_keys_by_object ON correlation_keys (object_pk)")
+    elapsed = cpu = 0.0
+    try:
+        for low, high in itertools.pairwise(bounds):
+            batches = [
+                (
+                    table,
+                    reader.execute(
+                        f"SELECT * FROM {table} WHERE {column} > ? AND {column} <= ?",
+                        (low, high),
+                    ).fetchall(),
+                )
+                for table, column in _FLOOR_TABLES
+            ]
+            started, started_cpu = time.perf_counter(), time.process_time()
+            with write_transaction(target) as conn:
+                driver = conn.connection.dbapi_connection
+                assert driver is not None
+                for table, rows in batches:
+                    if rows:
+                        marks = ", ".join("?" * len(rows[0]))
+                        driver.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+            elapsed += time.perf_counter() - started
+            cpu += time.process_time() - started_cpu
+    finally:
+        reader.close()
+        target.dispose()
+    return elapsed, cpu
 
 
 def measure_conversion(events: list[dict[str, Any]], count: int, per_copy: int) -> dict[str, float]:
@@ -137,11 +205,12 @@ def main() -> None:
     template = orjson.dumps(events)
     print(f"ESET set: {len(events)} events, {per_copy:,} attributes; {count} copies")
 
-    ours = measure_shieldwall(template, count, per_copy)
+    ours, floor = measure_shieldwall(template, count, per_copy)
     conversion = measure_conversion(events, max(1, count // 10), per_copy)
     peer = measure_misp_stix(events, args.peer_sample, per_copy)
     rows = [
         ("shieldwall import (convert + ingest, SQLite)", ours),
+        ("storage floor (the same rows, executemany)", floor),
         ("shieldwall conversion only", conversion),
         ("misp-stix conversion only", peer),
     ]
@@ -151,6 +220,8 @@ def main() -> None:
             f"{row['rate']:>12,.0f} attributes/s"
         )
     print(f"shieldwall import per CPU second: {ours['cpu_rate']:,.0f} attributes/s")
+    print(f"storage floor per CPU second: {floor['cpu_rate']:,.0f} attributes/s")
+    print(f"ratio shieldwall import / storage floor: {ours['rate'] / floor['rate']:.2f}")
     print(f"ratio shieldwall import / misp-stix conversion: {ours['rate'] / peer['rate']:,.0f}x")
     print(f"rejections (URLs without a scheme, per copy): {int(ours['rejected']) // count}")
 
