@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shieldwall.formats.export import rules, snort, suricata
+from tests.formats.export.test_rules import AWKWARD_URLS
 
 pytestmark = pytest.mark.skipif(
     not rules.COMPILED and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
@@ -34,33 +35,7 @@ BASE = 1_000_000
 KEY = "2024-02-18T02:26:50.000000000Z"
 KINDS = ("ipv4", "ipv6", "cidr", "domain", "url")
 
-URLS = [
-    "http://example.org",
-    "http://example.org/",
-    "https://a-b_c.example.org/x/y.php?id=1",
-    "http://example.org?q",
-    "http://example.org/?",
-    "http://example.org/p?",
-    "http://example.org/p?a?b=c",
-    "http://example.org/p#frag",
-    "http://Example.ORG/p",
-    "http://example.org:8080/p",
-    "http://user:pw@example.org/p",
-    "http://[2001:db8::1]/p",
-    "HTTP://example.org/p",
-    "hxxp+s.x://example.org/p",
-    "http://exa mple.org/p",
-    "http://example.org/a b",
-    "http://example.org/a\tb",
-    "http://bücher.example/p",
-    "http://example.org/ü",
-    "http:///p",
-    "http://",
-    "example.org/p",
-    "1http://example.org/p",
-    'http://example.org/"quoted";x|y:z\\',
-    "http://example.org/" + "long/" * 40,
-]
+URLS = [*AWKWARD_URLS, "http://example.org/" + "long/" * 40]
 VALUES = [
     "203.0.113.7",
     "2001:db8::1",
