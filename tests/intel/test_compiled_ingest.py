@@ -179,15 +179,15 @@ def indicator_objects(draw: st.DrawFn) -> dict[str, Any]:
     return obj
 
 
-def _reference(obj: dict[str, Any]) -> tuple[Any, ...] | None:
-    """What ingest's Python path makes of an object, or None if it rejects it."""
+def typed_reference(obj: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
+    """(type, prepared fields) as ingest's Python path makes them; None if it rejects the object."""
     try:
         checked = check_object(obj)
         found = _observables_of(obj, checked.stix_type)
     except (ObjectInvalid, PatternError):
         return None
     found = tuple(found) if len(found) < 2 else tuple(dict.fromkeys(found))
-    return (
+    fields = (
         checked.stix_id,
         checked.version_key,
         checked.marking_refs,
@@ -195,6 +195,13 @@ def _reference(obj: dict[str, Any]) -> tuple[Any, ...] | None:
         obj.get("revoked") is True,
         _search_text(obj),
     )
+    return checked.stix_type, fields
+
+
+def _reference(obj: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What ingest's Python path makes of an indicator, or None if it rejects it."""
+    typed = typed_reference(obj)
+    return None if typed is None else typed[1]
 
 
 @settings(max_examples=3000, deadline=None)

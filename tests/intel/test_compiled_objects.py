@@ -24,10 +24,8 @@ from hypothesis import strategies as st
 from shieldwall.formats import misp
 from shieldwall.formats.common import Conversion
 from shieldwall.intel import ingest
-from shieldwall.intel.ingest import _observables_of, _search_text
-from shieldwall.intel.patterns import PatternError
-from shieldwall.intel.stix import SCO_TYPES, ObjectInvalid, check_object
-from tests.intel.test_compiled_ingest import prepared_row
+from shieldwall.intel.stix import SCO_TYPES
+from tests.intel.test_compiled_ingest import prepared_row, typed_reference
 
 pytestmark = pytest.mark.skipif(
     not ingest.COMPILED and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
@@ -221,27 +219,8 @@ def stix_objects(draw: st.DrawFn) -> dict[str, Any]:
     return obj
 
 
-def _reference(obj: dict[str, Any]) -> tuple[str, tuple[Any, ...]] | None:
-    """(type, prepare_indicator's tuple) as ingest's Python path makes it, or None if rejected."""
-    try:
-        checked = check_object(obj)
-        found = _observables_of(obj, checked.stix_type)
-    except (ObjectInvalid, PatternError):
-        return None
-    found = tuple(found) if len(found) < 2 else tuple(dict.fromkeys(found))
-    fields = (
-        checked.stix_id,
-        checked.version_key,
-        checked.marking_refs,
-        found,
-        obj.get("revoked") is True,
-        _search_text(obj),
-    )
-    return checked.stix_type, fields
-
-
 def _reference_row(obj: dict[str, Any], index: int, tlp: int) -> tuple[Any, ...]:
-    reference = _reference(obj)
+    reference = typed_reference(obj)
     assert reference is not None
     stix_type, fields = reference
     return prepared_row(obj, index, tlp, stix_type, fields)
@@ -271,7 +250,7 @@ def test_compiled_object_answers_as_the_reference(obj: dict[str, Any]) -> None:
     if compiled is None:
         assert row is None
         return
-    assert compiled == _reference(obj)
+    assert compiled == typed_reference(obj)
     assert row == _reference_row(obj, 4, 2)
 
 
@@ -347,7 +326,7 @@ def test_compiled_pattern_observables_answer_as_the_reference(pattern: str) -> N
     obj = _valid("indicator") | {"pattern": pattern}
     compiled = ingest._compiled.prepare_indicator(obj)
     if compiled is not None:
-        reference = _reference(obj)
+        reference = typed_reference(obj)
         assert reference is not None
         assert compiled == reference[1]
 
