@@ -84,7 +84,9 @@ def _store(directory: Path) -> tuple[Any, FormatRequest]:
     return engine, request
 
 
-def measure_shieldwall(template: bytes, count: int, per_copy: int) -> list[dict[str, float]]:
+def measure_shieldwall(
+    template: bytes, count: int, per_copy: int
+) -> tuple[dict[str, float], dict[str, float]]:
     """Our import, then the storage floor of the same rows (see the module's docstring)."""
     settings = Settings(database_url="sqlite://", max_body_bytes=1 << 31)
     with tempfile.TemporaryDirectory() as directory:
@@ -112,15 +114,12 @@ def measure_shieldwall(template: bytes, count: int, per_copy: int) -> list[dict[
         "rejected": rejected,
     }
     floor_seconds, floor_cpu = floor
-    return [
-        ours,
-        {
-            "attributes": attributes,
-            "seconds": floor_seconds,
-            "rate": attributes / floor_seconds,
-            "cpu_rate": attributes / floor_cpu,
-        },
-    ]
+    return ours, {
+        "attributes": attributes,
+        "seconds": floor_seconds,
+        "rate": attributes / floor_seconds,
+        "cpu_rate": attributes / floor_cpu,
+    }
 
 
 def _last_pk(engine: Engine) -> int:
